@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* ttrpc requests to method handlers. The envelope (ttrpc.Request/Response)
+ * and the method's protobuf messages end here: handlers turn them into plain
+ * structs for the layers below and back. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/server.h"
+#include "proto/frame.h"
+
+#define SANDBOXCG_SERVICE "sandboxcg.v1.SandboxCgroup"
+
+/* Handle the payload of one request frame (a packed ttrpc.Request) and return
+ * the payload of the response frame (a packed ttrpc.Response, malloc'd; may
+ * be empty). Failures of the method are in the Response's status; the return
+ * value is negative only when no response could be built (ENOMEM). */
+int dispatch_request(Manager *m, const Peer *peer, const uint8_t *payload, size_t size, uint8_t **ret,
+                     size_t *ret_size);
+
+/* A ttrpc.Response carrying only a status, for errors the server finds
+ * before a method is known (oversized frame, even stream id). */
+int dispatch_status_response(GrpcCode code, const char *message, uint8_t **ret, size_t *ret_size);
