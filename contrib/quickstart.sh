@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Set up sandboxcg on a fresh Debian 12 machine, as root.
+#
+#   contrib/quickstart.sh          install build dependencies, build, and run
+#                                  sandboxcgd in the foreground on its default
+#                                  socket (/run/sandboxcg/sandboxcg.sock)
+#   contrib/quickstart.sh test     install build and test dependencies, build
+#                                  with ASan/UBSan and run every test suite;
+#                                  exits non-zero on any failure
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-run}
+build=${BUILD_DIR:-$top/_build}
+
+build_deps=(
+        build-essential autoconf automake libtool pkg-config
+        libsystemd-dev libprotobuf-c-dev protobuf-c-compiler libmount-dev libinih-dev libjson-c-dev
+)
+test_deps=(check python3 procps)
+
+install_deps() {
+        local missing=()
+        for p in "$@"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+        if [ ${#missing[@]} -gt 0 ]; then
+                echo "quickstart: installing ${missing[*]}"
+                if [ "$(id -u)" -ne 0 ]; then
+                        echo "quickstart: run as root to install packages" >&2
+                        exit 1
+                fi
+                export DEBIAN_FRONTEND=noninteractive
+                apt-get update -qq
+                apt-get install -y -qq --no-install-recommends "${missing[@]}"
+        fi
+}
+
+configure() {
+        (cd "$top" && ./autogen.sh)
+        mkdir -p "$build"
+        (cd "$build" && "$top/configure" --prefix=/usr --sysconfdir=/etc --localstatedir=/var "$@")
+}
+
+case "$mode" in
+run)
+        install_deps "${build_deps[@]}"
+        configure --enable-werror
+        make -C "$build" -j"$(nproc)"
+        echo "quickstart: starting sandboxcgd on /run/sandboxcg/sandboxcg.sock (Ctrl-C stops it)"
+        echo "quickstart: try: $build/client/sandboxcgctl host-info"
+        exec "$build/daemon/sandboxcgd" --log-level debug
+        ;;
+test)
+        install_deps "${build_deps[@]}" "${test_deps[@]}"
+        configure --enable-sanitizers --enable-werror
+        make -C "$build" -j"$(nproc)"
+        status=0
+        make -C "$build" -j"$(nproc)" check || status=$?
+        if [ $status -ne 0 ]; then
+                echo "quickstart: make check failed; logs of the failing suites follow" >&2
+                for log in $(grep -l -E '^:test-result: (FAIL|ERROR)' $(find "$build/tests" -name '*.trs') 2>/dev/null | sed 's/\.trs$/.log/'); do
+                        echo "===== $log" >&2
+                        tail -n 200 "$log" >&2
+                done
+        fi
+        exit $status
+        ;;
+*)
+        echo "usage: $0 [run|test]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Integration test harness: runs the built sandboxcgd on a socket in a
+ * private temporary directory, and speaks raw ttrpc frames to it. */
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/frame.h"
+#include "ttrpc.pb-c.h"
+
+typedef struct TestDaemon {
+        pid_t pid;
+        char dir[256];          /* private temporary directory */
+        char socket[300];
+        char state_dir[300];
+        char config[300];
+} TestDaemon;
+
+/* Start the daemon with extra command-line arguments (NULL-terminated, may
+ * be NULL) and wait until its socket accepts connections. The daemon gets
+ * SIGTERM if the test process dies. */
+int test_daemon_start(TestDaemon *d, const char *const *extra_args);
+
+/* SIGTERM, wait, remove the directory. Returns the exit status (0 when the
+ * daemon stopped cleanly, which under ASan includes "no leaks"), or -1 when
+ * it was killed by a signal. */
+int test_daemon_stop(TestDaemon *d);
+
+/* Is the daemon process still running? */
+bool test_daemon_alive(const TestDaemon *d);
+
+int test_connect(const char *path);
+
+int test_send_frame(int fd, uint8_t type, uint32_t stream_id, const void *payload, size_t size);
+int test_send_raw(int fd, const void *data, size_t size);
+
+/* Wait up to timeout_ms for one frame. Returns 1 with the frame (payload
+ * malloc'd), 0 on EOF, -ETIMEDOUT, or -errno. */
+int test_recv_frame(int fd, int timeout_ms, TtrpcHeader *ret_header, uint8_t **ret_payload);
+
+/* Pack a ttrpc.Request for the sandboxcg service (or another service). */
+int test_pack_request(const char *service, const char *method, const ProtobufCMessage *msg, uint8_t **ret,
+                      size_t *ret_size);
+
+/* Send one request and wait for the response on the same stream. */
+int test_call(int fd, uint32_t stream_id, const char *method, const ProtobufCMessage *msg,
+              Ttrpc__Response **ret);
+
+/* A stand-in VMM: a child process whose threads are named names[0..n-1]
+ * (e.g. "vcpu0") besides its main thread, which waits to be killed. The
+ * child dies with the test process. Returns the pid and the thread ids (in
+ * the order of names). */
+int test_spawn_fake_vmm(const char *const *names, size_t n, pid_t *ret_pid, pid_t *ret_tids);
+/* SIGKILL and reap a process started by the test (no-op for pid <= 0). */
+void test_kill_and_reap(pid_t pid);
+
+/* The cgroup path of a task in one hierarchy, from /proc/<pid>/task/<tid>/cgroup:
+ * hierarchy is a v1 controller name ("cpu") or "" for the cgroup2 line. */
+int test_task_cgroup(pid_t pid, pid_t tid, const char *hierarchy, char **ret);
+
+/* A unique cgroup parent name for this run, and removal of everything under
+ * it in every hierarchy below /sys/fs/cgroup (depth first). */
+void test_unique_parent(char *buf, size_t size);
+void test_remove_parent_everywhere(const char *parent);
