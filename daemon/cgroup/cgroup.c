@@ -1,0 +1,776 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/cgroup/cgroup.h"
+
+/* Controllers a sandbox uses; freezer only to kill on v1. */
+static const Controller used_controllers[] = {
+        CONTROLLER_CPU,     CONTROLLER_CPUACCT, CONTROLLER_CPUSET, CONTROLLER_MEMORY,
+        CONTROLLER_HUGETLB, CONTROLLER_PIDS,    CONTROLLER_FREEZER,
+};
+
+#define RMDIR_TRIES 12          /* 1 ms doubling: about 4 s in all */
+#define DEFAULT_KILL_TIMEOUT_MS 5000
+
+static void sleep_ms(unsigned ms)
+{
+        struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* Join path components, skipping empty ones and slashes at the edges. */
+static int path_join(char **ret, const char *const *parts, size_t n)
+{
+        size_t len = 1;
+        for (size_t i = 0; i < n; i++)
+                len += strlen(strempty(parts[i])) + 1;
+        char *p = malloc(len), *q = p;
+        if (!p)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                const char *s = strempty(parts[i]);
+                while (*s == '/')
+                        s++;
+                size_t l = strlen(s);
+                while (l > 0 && s[l - 1] == '/')
+                        l--;
+                if (l == 0)
+                        continue;
+                if (q != p)
+                        *q++ = '/';
+                memcpy(q, s, l);
+                q += l;
+        }
+        *q = '\0';
+        *ret = p;
+        return 0;
+}
+
+int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level, Error *e)
+{
+        size_t base = strlen(h->mount_dir);
+        _cleanup_free_ char *p = strdup(parent_dir);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = level(eng, h, h->mount_dir, NULL, false, e);
+        if (r < 0)
+                return r;
+        for (char *s = p + base; *s;) {
+                while (*s == '/')
+                        s++;
+                if (!*s)
+                        break;
+                char *slash = strchr(s, '/');
+                if (slash)
+                        *slash = '\0';
+                r = cg_mkdir(&eng->fs, p, e);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *up = strndup(p, (size_t) (s - p) - (s > p ? 1 : 0));
+                if (!up)
+                        return -ENOMEM;
+                r = level(eng, h, p, up, r > 0, e);
+                if (r < 0)
+                        return r;
+                if (!slash)
+                        break;
+                *slash = '/';
+                s = slash + 1;
+        }
+        return 0;
+}
+
+int cgroup_node_dir(const Hierarchy *h, const char *parent, const char *id, SandboxNode node, char **ret)
+{
+        const char *parts[] = { h->mount_dir, parent, id, sandbox_node_to_string(node) };
+        return path_join(ret, parts, ELEMENTSOF(parts));
+}
+
+static void hierarchy_done(Hierarchy *h)
+{
+        free(h->name);
+        free(h->mount_dir);
+}
+
+void cgroup_engine_done(CgroupEngine *eng)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                hierarchy_done(&eng->hierarchies[i]);
+        free(eng->hierarchies);
+        cgroupfs_close(&eng->fs);
+        *eng = (CgroupEngine){ .fs.root_fd = -EBADF };
+}
+
+static int mount_dir_of(const HostProbe *host, const char *mount_point, char **ret)
+{
+        size_t l = strlen(host->cgroup_root);
+        if (strncmp(mount_point, host->cgroup_root, l) != 0 || (mount_point[l] != '/' && mount_point[l] != '\0'))
+                return -EINVAL;
+        const char *rel = mount_point + l;
+        while (*rel == '/')
+                rel++;
+        *ret = strdup(rel);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static Hierarchy *engine_find_mount(CgroupEngine *eng, int version, const char *mount_dir)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                if (eng->hierarchies[i].version == version && streq(eng->hierarchies[i].mount_dir, mount_dir))
+                        return &eng->hierarchies[i];
+        return NULL;
+}
+
+static int engine_add(CgroupEngine *eng, int version, char *mount_dir, Hierarchy **ret)
+{
+        Hierarchy *n = realloc(eng->hierarchies, (eng->n_hierarchies + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        eng->hierarchies = n;
+        Hierarchy *h = &n[eng->n_hierarchies++];
+        *h = (Hierarchy){
+                .version = version,
+                .mount_dir = mount_dir,
+                .ops = version == 2 ? &cgroup_v2_ops : &cgroup_v1_ops,
+        };
+        *ret = h;
+        return 0;
+}
+
+static int hierarchy_add_name(Hierarchy *h, const char *name)
+{
+        char *s = NULL;
+        if (asprintf(&s, "%s%s%s", strempty(h->name), h->name ? "," : "", name) < 0)
+                return -ENOMEM;
+        free(h->name);
+        h->name = s;
+        return 0;
+}
+
+int cgroup_engine_init(CgroupEngine *eng, const HostProbe *host, Error *e)
+{
+        int r;
+
+        *eng = (CgroupEngine){ .fs.root_fd = -EBADF, .host = host, .kill_timeout_ms = DEFAULT_KILL_TIMEOUT_MS };
+
+        r = cgroupfs_open(&eng->fs, host->cgroup_root, e);
+        if (r < 0)
+                return r;
+
+        /* The cgroup2 mount comes first: on hybrid hosts it is where the
+         * tree is killed and watched. */
+        if (host->unified_mount) {
+                char *dir = NULL;
+                Hierarchy *h;
+                r = mount_dir_of(host, host->unified_mount, &dir);
+                if (r < 0)
+                        goto fail;
+                r = engine_add(eng, 2, dir, &h);
+                if (r < 0) {
+                        free(dir);
+                        goto fail;
+                }
+                h->name = strdup("unified");
+                if (!h->name) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(used_controllers); i++) {
+                Controller c = used_controllers[i];
+                const ControllerMount *cm = &host->controllers[c];
+                _cleanup_free_ char *dir = NULL;
+                Hierarchy *h;
+
+                if (cm->version == 0 || !cm->enabled)
+                        continue;
+                r = mount_dir_of(host, cm->mount_point, &dir);
+                if (r < 0)
+                        goto fail;
+                h = engine_find_mount(eng, cm->version, dir);
+                if (!h) {
+                        r = engine_add(eng, cm->version, dir, &h);
+                        if (r < 0)
+                                goto fail;
+                        TAKE_PTR(dir);
+                }
+                h->controllers |= 1u << c;
+                if (c == CONTROLLER_CPU)
+                        h->children = true;
+                if (cm->version == 1) {
+                        r = hierarchy_add_name(h, controller_to_string(c));
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        return 0;
+fail:
+        cgroup_engine_done(eng);
+        return r == -ENOMEM ? r : error_set(e, GRPC_INTERNAL, -r, "cgroup mount outside %s", host->cgroup_root);
+}
+
+const Hierarchy *cgroup_engine_hierarchy_of(const CgroupEngine *eng, Controller c)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                if (eng->hierarchies[i].controllers & (1u << c))
+                        return &eng->hierarchies[i];
+        return NULL;
+}
+
+const Hierarchy *cgroup_engine_unified(const CgroupEngine *eng)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                if (eng->hierarchies[i].version == 2)
+                        return &eng->hierarchies[i];
+        return NULL;
+}
+
+/* The hierarchy and directory a write goes to. */
+static int write_target(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *w,
+                        const Hierarchy **ret_h, char **ret_dir, Error *e)
+{
+        const Hierarchy *h = cgroup_engine_hierarchy_of(eng, w->controller);
+        if (!h)
+                return error_set(e, GRPC_FAILED_PRECONDITION, ENODEV, "sandbox %s: no hierarchy holds the %s controller",
+                                 id, controller_to_string(w->controller));
+        *ret_h = h;
+        int r = cgroup_node_dir(h, parent, id, w->node, ret_dir);
+        return r < 0 ? error_set(e, GRPC_RESOURCE_EXHAUSTED, -r, "out of memory") : 0;
+}
+
+/* The parent's value of a v1 cpuset file, for a cpuset left unset. */
+static int inherited_value(CgroupEngine *eng, const char *dir, const char *file, char **ret, Error *e)
+{
+        _cleanup_free_ char *parent_dir = strdup(dir);
+        if (!parent_dir)
+                return -ENOMEM;
+        char *slash = strrchr(parent_dir, '/');
+        if (slash)
+                *slash = '\0';
+        else
+                parent_dir[0] = '\0';
+        return cg_read(&eng->fs, parent_dir, file, ret, e);
+}
+
+static int apply_write(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *w, Error *e)
+{
+        _cleanup_free_ char *dir = NULL, *inherited = NULL;
+        const Hierarchy *h;
+        const char *value = w->value;
+        int r;
+
+        r = write_target(eng, parent, id, w, &h, &dir, e);
+        if (r < 0)
+                return r;
+        if (w->inherit) {
+                r = inherited_value(eng, dir, w->file, &inherited, e);
+                if (r < 0)
+                        return r;
+                value = inherited;
+        }
+        if (w->optional) {
+                r = cg_file_exists(&eng->fs, dir, w->file);
+                if (r == 0)
+                        return 0;
+        }
+        return cg_write(&eng->fs, dir, w->file, value, e);
+}
+
+/* Remove the three directories of a sandbox in one hierarchy, leaves first,
+ * retrying while the kernel still says EBUSY (tasks on their way out). */
+static int remove_tree(CgroupEngine *eng, const Hierarchy *h, const char *parent, const char *id, Error *e)
+{
+        static const SandboxNode order[] = { NODE_VCPU, NODE_POD_OVERHEAD, NODE_SANDBOX };
+
+        for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+                _cleanup_free_ char *dir = NULL;
+                int r = cgroup_node_dir(h, parent, id, order[i], &dir);
+                if (r < 0)
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, -r, "out of memory");
+                for (unsigned try = 0, wait = 1;; try++, wait *= 2) {
+                        Error busy = {};
+                        r = cg_rmdir(&eng->fs, dir, &busy);
+                        if (r != -EBUSY || try + 1 >= RMDIR_TRIES) {
+                                if (r < 0 && e && !error_is_set(e))
+                                        *e = busy;
+                                break;
+                        }
+                        sleep_ms(wait);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int cgroup_exists(CgroupEngine *eng, const char *parent, const char *id)
+{
+        size_t found = 0;
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                _cleanup_free_ char *dir = NULL;
+                if (cgroup_node_dir(&eng->hierarchies[i], parent, id, NODE_SANDBOX, &dir) < 0)
+                        return -ENOMEM;
+                int r = cg_dir_exists(&eng->fs, dir);
+                if (r < 0)
+                        return r;
+                found += r;
+        }
+        if (found == 0)
+                return 0;
+        return found == eng->n_hierarchies ? 1 : -EUCLEAN;
+}
+
+int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
+                  Error *e)
+{
+        int r;
+
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                _cleanup_free_ char *parent_dir = NULL, *s_dir = NULL;
+
+                const char *pparts[] = { h->mount_dir, parent };
+                r = path_join(&parent_dir, pparts, ELEMENTSOF(pparts));
+                if (r >= 0)
+                        r = cgroup_node_dir(h, parent, id, NODE_SANDBOX, &s_dir);
+                if (r < 0) {
+                        r = error_set(e, GRPC_RESOURCE_EXHAUSTED, -r, "out of memory");
+                        goto fail;
+                }
+                r = h->ops->prepare_parent(eng, h, parent_dir, e);
+                if (r < 0)
+                        goto fail;
+                r = cg_mkdir(&eng->fs, s_dir, e);
+                if (r < 0)
+                        goto fail;
+                if (r == 0) {
+                        /* Not ours: the caller checks its records before it
+                         * creates, so an existing directory is a stranger's. */
+                        r = error_set(e, GRPC_ALREADY_EXISTS, EEXIST,
+                                      "sandbox %s: cgroup %s/%s exists already and was not made by sandboxcgd", id,
+                                      eng->fs.root_path, s_dir);
+                        goto fail_keep;
+                }
+
+                /* S's own limits first (v1 cpuset before any task can come),
+                 * then the children, then theirs. */
+                for (size_t k = 0; k < n; k++) {
+                        if (writes[k].node != NODE_SANDBOX || cgroup_engine_hierarchy_of(eng, writes[k].controller) != h)
+                                continue;
+                        r = apply_write(eng, parent, id, &writes[k], e);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (h->children) {
+                        r = h->ops->make_children(eng, h, s_dir, e);
+                        if (r < 0)
+                                goto fail;
+                }
+                for (size_t k = 0; k < n; k++) {
+                        if (writes[k].node == NODE_SANDBOX || cgroup_engine_hierarchy_of(eng, writes[k].controller) != h)
+                                continue;
+                        r = apply_write(eng, parent, id, &writes[k], e);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        return 0;
+
+fail:
+        /* Undo: nothing has been attached yet, so the tree is empty. */
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                (void) remove_tree(eng, &eng->hierarchies[i], parent, id, NULL);
+fail_keep:
+        return r;
+}
+
+/* ---- update ------------------------------------------------------------ */
+
+/* How tight a limit value is, for ordering: "max", "-1" and "max P" are
+ * unlimited; "Q P" compares as Q/P. */
+static bool limit_value(const char *s, long double *ret)
+{
+        char *end;
+        if (streq(s, "max") || strncmp(s, "max ", 4) == 0 || streq(s, "-1")) {
+                *ret = 1e30L;
+                return true;
+        }
+        errno = 0;
+        long double q = strtold(s, &end);
+        if (errno != 0 || end == s)
+                return false;
+        if (*end == ' ') {
+                long double p = strtold(end + 1, &end);
+                if (p <= 0)
+                        return false;
+                q /= p;
+        }
+        if (*end != '\0')
+                return false;
+        *ret = q;
+        return true;
+}
+
+/* Is the new value no looser than the old one? */
+static bool is_lowering(const char *old, const char *new)
+{
+        long double a, b;
+        if (!limit_value(old, &a) || !limit_value(new, &b))
+                return false;
+        return b <= a;
+}
+
+typedef struct PlannedWrite {
+        const CgroupWrite *w;
+        char *dir;
+        char *old;              /* NULL: the file does not exist (optional write) */
+        const char *value;      /* what to write */
+        char *inherited;
+        bool done;
+} PlannedWrite;
+
+static void planned_done(PlannedWrite *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].dir);
+                free(p[i].old);
+                free(p[i].inherited);
+        }
+        free(p);
+}
+
+/* v1 memory: memory.limit_in_bytes <= memory.memsw.limit_in_bytes at every
+ * moment. When memsw grows past the current memory limit it goes first. */
+static void order_v1_memory(PlannedWrite **seq, size_t n)
+{
+        ssize_t mem = -1, memsw = -1;
+        for (size_t i = 0; i < n; i++) {
+                if (streq(seq[i]->w->file, "memory.limit_in_bytes"))
+                        mem = (ssize_t) i;
+                else if (streq(seq[i]->w->file, "memory.memsw.limit_in_bytes"))
+                        memsw = (ssize_t) i;
+        }
+        if (mem < 0 || memsw < 0 || !seq[mem]->old)
+                return;
+        long double cur_mem, new_memsw;
+        if (!limit_value(seq[mem]->old, &cur_mem) || !limit_value(seq[memsw]->value, &new_memsw))
+                return;
+        bool memsw_first = new_memsw > cur_mem;
+        if (memsw_first != (memsw < mem))
+                SWAP(seq[mem], seq[memsw]);
+}
+
+/* Refuse a memory limit below what the sandbox uses now: on v2 the kernel
+ * would OOM-kill the VM, on v1 it fails with EBUSY after reclaiming. */
+static int check_memory_usage(CgroupEngine *eng, const char *id, PlannedWrite *p, size_t n, Error *e)
+{
+        for (size_t i = 0; i < n; i++) {
+                const CgroupWrite *w = p[i].w;
+                if (w->node != NODE_SANDBOX || w->controller != CONTROLLER_MEMORY)
+                        continue;
+                const char *usage_file = w->version == 2 ? "memory.current" : "memory.usage_in_bytes";
+                if (!streq(w->file, w->version == 2 ? "memory.max" : "memory.limit_in_bytes"))
+                        continue;
+                long double limit, usage;
+                _cleanup_free_ char *cur = NULL;
+                if (!limit_value(p[i].value, &limit))
+                        continue;
+                int r = cg_read(&eng->fs, p[i].dir, usage_file, &cur, e);
+                if (r < 0)
+                        return r;
+                if (limit_value(cur, &usage) && limit < usage)
+                        return error_set(e, GRPC_FAILED_PRECONDITION, EBUSY,
+                                         "sandbox %s: memory limit %s is below current usage %s (%s/%s/%s): "
+                                         "refusing rather than letting the kernel reclaim or OOM-kill the VM",
+                                         id, p[i].value, cur, eng->fs.root_path, p[i].dir, usage_file);
+        }
+        return 0;
+}
+
+int cgroup_update(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
+                  Error *e)
+{
+        PlannedWrite *plan = calloc(MAX(n, (size_t) 1), sizeof *plan);
+        _cleanup_free_ PlannedWrite **seq = calloc(MAX(n, (size_t) 1), sizeof *seq);
+        size_t n_seq = 0;
+        int r = 0;
+
+        if (!plan || !seq) {
+                free(plan);
+                return -ENOMEM;
+        }
+
+        /* Read what is there now: for ordering, and to restore on failure. */
+        for (size_t i = 0; i < n; i++) {
+                PlannedWrite *p = &plan[i];
+                const Hierarchy *h;
+                p->w = &writes[i];
+                r = write_target(eng, parent, id, p->w, &h, &p->dir, e);
+                if (r < 0)
+                        goto out;
+                if (p->w->optional && cg_file_exists(&eng->fs, p->dir, p->w->file) == 0)
+                        continue;
+                r = cg_read(&eng->fs, p->dir, p->w->file, &p->old, e);
+                if (r < 0)
+                        goto out;
+                p->value = p->w->value;
+                if (p->w->inherit) {
+                        r = inherited_value(eng, p->dir, p->w->file, &p->inherited, e);
+                        if (r < 0)
+                                goto out;
+                        p->value = p->inherited;
+                }
+        }
+
+        r = check_memory_usage(eng, id, plan, n, e);
+        if (r < 0)
+                goto out;
+
+        /* Children that get tighter, then S, then children that get looser:
+         * a child is never looser than its parent at any moment (v1 cpu quota
+         * fails with EINVAL otherwise). */
+        for (int phase = 0; phase < 3; phase++)
+                for (size_t i = 0; i < n; i++) {
+                        PlannedWrite *p = &plan[i];
+                        if (!p->old)
+                                continue;
+                        bool child = p->w->node != NODE_SANDBOX;
+                        bool lowering = child && is_lowering(p->old, p->value);
+                        if ((phase == 0 && child && lowering) || (phase == 1 && !child) ||
+                            (phase == 2 && child && !lowering))
+                                seq[n_seq++] = p;
+                }
+        order_v1_memory(seq, n_seq);
+
+        for (size_t i = 0; i < n_seq; i++) {
+                PlannedWrite *p = seq[i];
+                if (streq(p->old, p->value))
+                        continue;
+                r = cg_write(&eng->fs, p->dir, p->w->file, p->value, e);
+                if (r < 0) {
+                        /* Restore in reverse: each earlier state was one the
+                         * kernel accepted. */
+                        for (size_t k = i; k-- > 0;)
+                                if (seq[k]->done)
+                                        (void) cg_write(&eng->fs, seq[k]->dir, seq[k]->w->file, seq[k]->old, NULL);
+                        goto out;
+                }
+                p->done = true;
+        }
+out:
+        planned_done(plan, n);
+        return r;
+}
+
+int cgroup_read_applied(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes,
+                        size_t n, char ***ret_files, char ***ret_values, Error *e)
+{
+        char **files = calloc(n + 1, sizeof(char *)), **values = calloc(n + 1, sizeof(char *));
+        size_t k = 0;
+        int r = 0;
+
+        if (!files || !values) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *dir = NULL;
+                const Hierarchy *h;
+                r = write_target(eng, parent, id, &writes[i], &h, &dir, e);
+                if (r < 0)
+                        goto fail;
+                if (writes[i].optional && cg_file_exists(&eng->fs, dir, writes[i].file) == 0)
+                        continue;
+                r = cg_read(&eng->fs, dir, writes[i].file, &values[k], e);
+                if (r < 0)
+                        goto fail;
+                if (asprintf(&files[k], "%s/%s", dir, writes[i].file) < 0) {
+                        files[k] = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                k++;
+        }
+        *ret_files = files;
+        *ret_values = values;
+        return 0;
+fail:
+        strv_free(files);
+        strv_free(values);
+        return r;
+}
+
+/* ---- attach ------------------------------------------------------------ */
+
+int cgroup_attach_vmm(CgroupEngine *eng, const char *parent, const char *id, pid_t pid, Error *e)
+{
+        /* The hierarchy with the children last: in v2 the process must be in
+         * the threaded domain before its threads can be split. */
+        for (int pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                        const Hierarchy *h = &eng->hierarchies[i];
+                        _cleanup_free_ char *s_dir = NULL;
+                        int r;
+                        if (h->children != (pass == 1))
+                                continue;
+                        /* cgroup.procs moves every thread of the process;
+                         * where the children are, it goes to pod_overhead. */
+                        r = cgroup_node_dir(h, parent, id, h->children ? NODE_POD_OVERHEAD : NODE_SANDBOX, &s_dir);
+                        if (r < 0)
+                                return -ENOMEM;
+                        r = cg_write_pid(&eng->fs, s_dir, "cgroup.procs", pid, e);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+int cgroup_attach_vcpu(CgroupEngine *eng, const char *parent, const char *id, pid_t tid, Error *e)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                _cleanup_free_ char *dir = NULL;
+                if (!h->children)
+                        continue;
+                if (cgroup_node_dir(h, parent, id, NODE_VCPU, &dir) < 0)
+                        return -ENOMEM;
+                return cg_write_pid(&eng->fs, dir, h->ops->thread_file, tid, e);
+        }
+        return error_set(e, GRPC_FAILED_PRECONDITION, ENODEV, "sandbox %s: no hierarchy holds the cpu controller",
+                         id);
+}
+
+/* ---- destroy ----------------------------------------------------------- */
+
+static int count_all(CgroupEngine *eng, const char *parent, const char *id, Error *e)
+{
+        int total = 0;
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                _cleanup_free_ char *s_dir = NULL;
+                if (cgroup_node_dir(h, parent, id, NODE_SANDBOX, &s_dir) < 0)
+                        return -ENOMEM;
+                int r = cg_dir_exists(&eng->fs, s_dir);
+                if (r <= 0)
+                        continue;
+                r = h->ops->count_processes(eng, h, s_dir, e);
+                if (r < 0)
+                        return r;
+                total += r;
+        }
+        return total;
+}
+
+/* SIGKILL every process found in S in any hierarchy (v1 without freezer, or
+ * a leftover after cgroup.kill/freezer). */
+static int kill_listed(CgroupEngine *eng, const char *parent, const char *id, Error *e)
+{
+        static const SandboxNode nodes[] = { NODE_SANDBOX, NODE_VCPU, NODE_POD_OVERHEAD };
+
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                for (size_t k = 0; k < ELEMENTSOF(nodes); k++) {
+                        _cleanup_free_ char *dir = NULL;
+                        _cleanup_free_ pid_t *pids = NULL;
+                        size_t n = 0;
+                        if (cgroup_node_dir(h, parent, id, nodes[k], &dir) < 0)
+                                return -ENOMEM;
+                        if (cg_dir_exists(&eng->fs, dir) <= 0)
+                                continue;
+                        /* v2 threaded children cannot list processes; their
+                         * processes are listed in S. */
+                        if (h->version == 2 && nodes[k] != NODE_SANDBOX)
+                                continue;
+                        int r = cg_read_pids(&eng->fs, dir, "cgroup.procs", &pids, &n, e);
+                        if (r < 0)
+                                return r;
+                        for (size_t j = 0; j < n; j++)
+                                if (pids[j] > 1)
+                                        (void) kill(pids[j], SIGKILL);
+                }
+        }
+        return 0;
+}
+
+static int v1_freeze(CgroupEngine *eng, const char *dir, const char *state, Error *e)
+{
+        return cg_write(&eng->fs, dir, "freezer.state", state, e);
+}
+
+int cgroup_destroy(CgroupEngine *eng, const char *parent, const char *id, Error *e)
+{
+        const Hierarchy *unified = cgroup_engine_unified(eng);
+        const Hierarchy *freezer = cgroup_engine_hierarchy_of(eng, CONTROLLER_FREEZER);
+        int r;
+
+        r = count_all(eng, parent, id, e);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                _cleanup_free_ char *u_dir = NULL, *f_dir = NULL;
+                bool killed = false;
+
+                if (unified && cgroup_node_dir(unified, parent, id, NODE_SANDBOX, &u_dir) >= 0 &&
+                    cg_file_exists(&eng->fs, u_dir, "cgroup.kill") > 0) {
+                        /* Kills the whole subtree, racing forks included. */
+                        r = cg_write(&eng->fs, u_dir, "cgroup.kill", "1", e);
+                        if (r < 0)
+                                return r;
+                        killed = true;
+                } else if (freezer && freezer->version == 1 &&
+                           cgroup_node_dir(freezer, parent, id, NODE_SANDBOX, &f_dir) >= 0 &&
+                           cg_dir_exists(&eng->fs, f_dir) > 0) {
+                        /* Frozen tasks cannot fork away from the kill. */
+                        r = v1_freeze(eng, f_dir, "FROZEN", e);
+                        if (r >= 0)
+                                r = kill_listed(eng, parent, id, e);
+                        (void) v1_freeze(eng, f_dir, "THAWED", NULL);
+                        if (r < 0)
+                                return r;
+                        killed = true;
+                }
+                if (!killed) {
+                        r = kill_listed(eng, parent, id, e);
+                        if (r < 0)
+                                return r;
+                }
+
+                /* Wait for the tasks to pass their exit path. */
+                unsigned waited = 0, step = 1;
+                for (;;) {
+                        r = count_all(eng, parent, id, e);
+                        if (r <= 0)
+                                break;
+                        if (waited >= eng->kill_timeout_ms)
+                                return error_set(e, GRPC_DEADLINE_EXCEEDED, ETIMEDOUT,
+                                                 "sandbox %s: %d processes still in its cgroups after %u ms", id, r,
+                                                 waited);
+                        /* Stragglers (e.g. a v1 task that escaped the
+                         * freezer's listing) get another SIGKILL. */
+                        if (waited > 100)
+                                (void) kill_listed(eng, parent, id, NULL);
+                        sleep_ms(step);
+                        waited += step;
+                        step = MIN(step * 2, 50u);
+                }
+                if (r < 0)
+                        return r;
+        }
+
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                r = remove_tree(eng, &eng->hierarchies[i], parent, id, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The cgroup engine: a sandbox's three cgroups in every hierarchy the host
+ * uses, built, changed, populated and removed in the order the kernel
+ * accepts.
+ *
+ * A sandbox lives in several hierarchies: one per v1 mount holding a
+ * controller it uses, and the cgroup2 mount (all controllers on v2; on a
+ * hybrid host the controllers no v1 hierarchy holds, and cgroup.events /
+ * cgroup.kill). Each hierarchy gets the operations of its version from a
+ * backend table (cgroup-v1.c, cgroup-v2.c), so a hybrid host is not a third
+ * backend but the composition of the two. All file access goes through
+ * fileio. */
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "daemon/cgroup/fileio.h"
+#include "daemon/cgroup/probe.h"
+#include "daemon/cgroup/resources.h"
+
+typedef struct CgroupEngine CgroupEngine;
+typedef struct Hierarchy Hierarchy;
+
+typedef struct HierarchyOps {
+        /* Make sure the parent exists and can hold the sandbox: create
+         * missing levels (v1 cpuset: populated from their parent), enable the
+         * controllers in the ancestors' cgroup.subtree_control (v2). */
+        int (*prepare_parent)(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, Error *e);
+        /* After S exists and its limits are written: create vcpu and
+         * pod_overhead where the hierarchy holds them (v2: threaded, then
+         * +cpu in S). */
+        int (*make_children)(CgroupEngine *eng, const Hierarchy *h, const char *s_dir, Error *e);
+        /* The file that moves a single thread: "tasks" on v1,
+         * "cgroup.threads" on v2 (cgroup.procs moves a whole process on
+         * both). */
+        const char *thread_file;
+        /* Number of live processes in the subtree of S (0 when empty). */
+        int (*count_processes)(CgroupEngine *eng, const Hierarchy *h, const char *s_dir, Error *e);
+} HierarchyOps;
+
+extern const HierarchyOps cgroup_v1_ops;
+extern const HierarchyOps cgroup_v2_ops;
+
+struct Hierarchy {
+        int version;                    /* 1 or 2 */
+        char *name;                     /* "cpu", "cpu,cpuacct", "memory", ... or "unified" */
+        char *mount_dir;                /* relative to the cgroup root: "cpu", "unified", "" for v2 */
+        unsigned controllers;           /* bit (1u << Controller) for each controller held */
+        bool children;                  /* vcpu and pod_overhead live here (it holds cpu) */
+        const HierarchyOps *ops;
+};
+
+struct CgroupEngine {
+        CgroupFs fs;
+        const HostProbe *host;
+        Hierarchy *hierarchies;
+        size_t n_hierarchies;
+        unsigned kill_timeout_ms;       /* how long delete waits for the tree to empty */
+};
+
+int cgroup_engine_init(CgroupEngine *eng, const HostProbe *host, Error *e);
+void cgroup_engine_done(CgroupEngine *eng);
+
+/* The hierarchy holding controller c, or NULL. */
+const Hierarchy *cgroup_engine_hierarchy_of(const CgroupEngine *eng, Controller c);
+/* The cgroup2 hierarchy (v2 or hybrid), or NULL. */
+const Hierarchy *cgroup_engine_unified(const CgroupEngine *eng);
+
+/* Walk the levels of parent_dir below the hierarchy's mount, top down:
+ * create what is missing and call level(eng, h, dir, parent_of_dir,
+ * created) for each, including the mount itself (parent_of_dir NULL). */
+typedef int (*CgroupLevelFn)(CgroupEngine *eng, const Hierarchy *h, const char *dir, const char *up, bool created,
+                             Error *e);
+int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level, Error *e);
+
+/* Directory of a sandbox node in a hierarchy, relative to the cgroup root. */
+int cgroup_node_dir(const Hierarchy *h, const char *parent, const char *id, SandboxNode node, char **ret);
+
+/* Build the tree and write every limit. On failure what was created is
+ * removed again. */
+int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
+                  Error *e);
+
+/* Change limits in place: writes in the order the kernel accepts (lower
+ * children first, then S, then raise children; v1 memory and memsw in the
+ * order their invariant needs); a memory limit below current usage is
+ * refused; if any write fails, those already done are restored. */
+int cgroup_update(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
+                  Error *e);
+
+/* Read back the value of each write (for GetSandbox's "applied"). */
+int cgroup_read_applied(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes,
+                        size_t n, char ***ret_files, char ***ret_values, Error *e);
+
+int cgroup_attach_vmm(CgroupEngine *eng, const char *parent, const char *id, pid_t pid, Error *e);
+/* Returns -ESRCH when the thread is gone. */
+int cgroup_attach_vcpu(CgroupEngine *eng, const char *parent, const char *id, pid_t tid, Error *e);
+
+/* Kill what is left (cgroup.kill, else freezer + SIGKILL, else SIGKILL),
+ * wait until empty, remove leaves first with bounded retries on EBUSY.
+ * Absent directories are fine: deleting twice succeeds. */
+int cgroup_destroy(CgroupEngine *eng, const char *parent, const char *id, Error *e);
+
+/* Does S exist in every hierarchy? (1 all, 0 none, -EUCLEAN partly) */
+int cgroup_exists(CgroupEngine *eng, const char *parent, const char *id);
