@@ -15,8 +15,11 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "common/strv.h"
 #include "daemon/conf.h"
 #include "daemon/log.h" /* log_level_from_string() only: this module does not log */
+#include "daemon/names.h"
+#include "daemon/vmm.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -57,6 +60,7 @@ int config_init(Config *c)
                 .socket_mode = 0660,
                 .state_dir = strdup(STATE_DIR_DEFAULT),
                 .cgroup_root = strdup(CGROUP_ROOT_DEFAULT),
+                .default_parent = strdup(CGROUP_PARENT_DEFAULT),
                 .driver = CGROUP_DRIVER_CGROUPFS,
                 .log_level = LOG_INFO,
                 .max_message_size = TTRPC_MESSAGE_LENGTH_MAX,
@@ -65,7 +69,7 @@ int config_init(Config *c)
                 .frame_timeout_usec = 10 * USEC_PER_SEC,
                 .max_sandboxes = 4096,
         };
-        if (!c->socket_path || !c->state_dir || !c->cgroup_root) {
+        if (!c->socket_path || !c->state_dir || !c->cgroup_root || !c->default_parent) {
                 config_done(c);
                 return -ENOMEM;
         }
@@ -79,6 +83,8 @@ void config_done(Config *c)
         free(c->socket_path);
         free(c->state_dir);
         free(c->cgroup_root);
+        free(c->default_parent);
+        strv_free(c->vcpu_patterns);
         *c = (Config){};
 }
 
@@ -89,10 +95,13 @@ static int config_copy(Config *dst, const Config *src)
         Config t = *src;
 
         /* Owned by src until copied: config_done(&t) must not free them. */
-        t.socket_path = t.state_dir = t.cgroup_root = NULL;
+        t.socket_path = t.state_dir = t.cgroup_root = t.default_parent = NULL;
+        t.vcpu_patterns = NULL;
         if ((src->socket_path && !(t.socket_path = strdup(src->socket_path))) ||
             (src->state_dir && !(t.state_dir = strdup(src->state_dir))) ||
-            (src->cgroup_root && !(t.cgroup_root = strdup(src->cgroup_root)))) {
+            (src->cgroup_root && !(t.cgroup_root = strdup(src->cgroup_root))) ||
+            (src->default_parent && !(t.default_parent = strdup(src->default_parent))) ||
+            strv_copy(src->vcpu_patterns, &t.vcpu_patterns) < 0) {
                 config_done(&t);
                 return -ENOMEM;
         }
@@ -122,6 +131,10 @@ struct ConfigParser {
         const char *name;
         const char *next; /* text not yet handed to inih */
         unsigned line;    /* line last handed to inih: inih's own count */
+
+        /* VcpuThreadPattern= seen in this text: the first one replaces the
+         * defaults, the others add to it. */
+        bool vcpu_patterns_seen;
 
         /* The assignment being parsed, valid during one handler call. */
         const char *section, *key, *value;
@@ -375,6 +388,40 @@ out_of_range:
         return config_reject(p, "time span out of range");
 }
 
+static int config_parse_cgroup_parent(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
+                                      void *data)
+{
+        char **field = data, *parent = NULL;
+        Error e = {};
+
+        if (cgroup_parent_normalize(value, "cgroup parent", &parent, &e) == -ENOMEM)
+                return config_oom(p);
+        if (!parent)
+                return config_reject(p, "%s", e.message);
+        free(*field);
+        *field = parent;
+        return 0;
+}
+
+static int config_parse_vcpu_pattern(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
+                                     void *data)
+{
+        char ***field = data;
+
+        if (!vcpu_pattern_is_valid(value))
+                return config_reject(p, "a pattern is thread name text with at most one %%u (a number) and "
+                                        "no other %% than %%%%");
+        if (!p->vcpu_patterns_seen) {
+                *field = strv_free(*field);
+                p->vcpu_patterns_seen = true;
+        }
+        if (strv_length(*field) >= 64)
+                return config_reject(p, "at most 64 patterns");
+        if (strv_extend(field, value) < 0)
+                return config_oom(p);
+        return 0;
+}
+
 static const ConfigItem config_items[] = {
         { "Daemon", "Socket", config_parse_path, offsetof(Config, socket_path), 0, SOCKET_PATH_MAX },
         { "Daemon", "SocketMode", config_parse_mode, offsetof(Config, socket_mode), 0, 0 },
@@ -382,6 +429,9 @@ static const ConfigItem config_items[] = {
         { "Daemon", "CgroupRoot", config_parse_path, offsetof(Config, cgroup_root), 0, PATH_MAX - 1 },
         { "Daemon", "CgroupDriver", config_parse_driver, offsetof(Config, driver), 0, 0 },
         { "Daemon", "LogLevel", config_parse_log_level, offsetof(Config, log_level), 0, 0 },
+        { "Sandbox", "DefaultCgroupParent", config_parse_cgroup_parent, offsetof(Config, default_parent), 0,
+          0 },
+        { "Sandbox", "VcpuThreadPattern", config_parse_vcpu_pattern, offsetof(Config, vcpu_patterns), 0, 0 },
         { "Limits", "MaxMessageSize", config_parse_size, offsetof(Config, max_message_size), 1,
           TTRPC_MESSAGE_LENGTH_MAX },
         { "Limits", "MaxConnections", config_parse_unsigned, offsetof(Config, max_connections), 1,

@@ -35,6 +35,10 @@ typedef struct Config {
         CgroupDriverKind driver;        /* CgroupDriver= cgroupfs|systemd */
         int log_level;                  /* LogLevel= (syslog level) */
 
+        /* [Sandbox] */
+        char *default_parent;           /* DefaultCgroupParent=, default "sandboxcg" */
+        char **vcpu_patterns;           /* VcpuThreadPattern= (repeatable), NULL: built-in defaults */
+
         /* [Limits] */
         uint32_t max_message_size;      /* MaxMessageSize= bytes, K/M suffixes, <= 4M, default 4M */
         unsigned max_connections;       /* MaxConnections=, default 256 */

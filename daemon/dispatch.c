@@ -8,13 +8,10 @@
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
+#include "daemon/methods.h"
+#include "daemon/pbconv.h"
 #include "sandboxcg/v1/sandboxcg.pb-c.h"
 #include "ttrpc.pb-c.h"
-
-/* Handlers build their response with malloc'd parts only, so that
- * protobuf_c_message_free_unpacked() can free any of them. */
-typedef int (*MethodHandler)(Manager *m, const Peer *peer, const ProtobufCMessage *request,
-                             ProtobufCMessage **ret_response, Error *e);
 
 typedef struct Method {
         const char *name;
@@ -22,30 +19,6 @@ typedef struct Method {
         MethodHandler handler;
         bool mutating; /* changes state: only for privileged peers (see the security issue) */
 } Method;
-
-static void *pb_new(const ProtobufCMessageDescriptor *d)
-{
-        ProtobufCMessage *msg = malloc(d->sizeof_message);
-        if (msg)
-                protobuf_c_message_init(d, msg);
-        return msg;
-}
-
-static void pb_freep(void *p)
-{
-        ProtobufCMessage **m = p;
-        if (*m)
-                protobuf_c_message_free_unpacked(*m, NULL);
-}
-#define _cleanup_pb_ _cleanup_(pb_freep)
-
-static int pb_strdup(char **field, const char *s)
-{
-        if (!s)
-                return 0;
-        *field = strdup(s);
-        return *field ? 0 : -ENOMEM;
-}
 
 static int handle_version(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                           ProtobufCMessage **ret_response, Error *e)
@@ -85,12 +58,6 @@ static Sandboxcg__V1__CgroupDriver driver_to_pb(CgroupDriverKind d)
                 return SANDBOXCG__V1__CGROUP_DRIVER__CGROUP_DRIVER_UNKNOWN;
         }
 }
-
-#define PB_SET(msg, field, value)                  \
-        do {                                       \
-                (msg)->has_##field = true;         \
-                (msg)->field = (value);            \
-        } while (0)
 
 static int handle_host_info(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                             ProtobufCMessage **ret_response, Error *e)
@@ -158,6 +125,13 @@ static int handle_host_info(Manager *m, const Peer *peer, const ProtobufCMessage
 static const Method methods[] = {
         { "Version", &sandboxcg__v1__version_request__descriptor, handle_version, false },
         { "HostInfo", &sandboxcg__v1__host_info_request__descriptor, handle_host_info, false },
+        { "CreateSandbox", &sandboxcg__v1__create_sandbox_request__descriptor, method_create_sandbox, true },
+        { "UpdateSandbox", &sandboxcg__v1__update_sandbox_request__descriptor, method_update_sandbox, true },
+        { "AttachVmm", &sandboxcg__v1__attach_vmm_request__descriptor, method_attach_vmm, true },
+        { "AttachVcpus", &sandboxcg__v1__attach_vcpus_request__descriptor, method_attach_vcpus, true },
+        { "DeleteSandbox", &sandboxcg__v1__delete_sandbox_request__descriptor, method_delete_sandbox, true },
+        { "GetSandbox", &sandboxcg__v1__get_sandbox_request__descriptor, method_get_sandbox, false },
+        { "ListSandboxes", &sandboxcg__v1__list_sandboxes_request__descriptor, method_list_sandboxes, false },
 };
 
 static const Method *method_find(const char *name)

@@ -18,6 +18,8 @@ int manager_new(Config *config, Manager **ret)
 
         m->config = *config;
         *config = (Config){};
+        m->engine = (CgroupEngine){ .fs.root_fd = -EBADF };
+        m->store = STORE_NULL;
 
         int r = sd_event_default(&m->event);
         if (r < 0) {
@@ -33,6 +35,13 @@ Manager *manager_free(Manager *m)
         if (!m)
                 return NULL;
         server_free(m->server);
+        /* Forget the sandboxes, never touch them: a stopping daemon leaves
+         * every VM running and limited. */
+        for (size_t i = 0; i < m->n_sandboxes; i++)
+                sandbox_free(m->sandboxes[i]);
+        free(m->sandboxes);
+        store_close(&m->store);
+        cgroup_engine_done(&m->engine);
         host_probe_done(&m->host);
         config_done(&m->config);
         sd_event_unref(m->event);
@@ -57,6 +66,64 @@ static int mkdir_p(const char *path, mode_t mode)
         }
 }
 
+static void log_store_problem(void *userdata, StoreProblem problem, const char *file, const char *reason)
+{
+        const Manager *m = userdata;
+
+        switch (problem) {
+        case STORE_OTHER_BOOT:
+                log_info("Dropped %s/%s: written during boot %s", m->config.state_dir, file, reason);
+                break;
+        case STORE_CORRUPT:
+                log_error("Quarantined %s/%s as %s.corrupt: %s", m->config.state_dir, file, file, reason);
+                break;
+        case STORE_STRAY:
+                log_info("Removed %s/%s: %s", m->config.state_dir, file, reason);
+                break;
+        }
+}
+
+/* Take over the sandboxes recorded by an earlier run of the daemon during
+ * this boot. (Finishing operations a crash interrupted is the job of the
+ * reconciliation; here every record is loaded as it is and its VMM pinned
+ * again.) */
+static int manager_load_sandboxes(Manager *m)
+{
+        _cleanup_free_ Sandbox **list = NULL;
+        size_t n = 0;
+        Error e = {};
+        int r;
+
+        r = store_load(&m->store, m, log_store_problem, m, &list, &n, &e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot load the sandbox records: %s", e.message);
+
+        for (size_t i = 0; i < n; i++) {
+                Sandbox *s = list[i];
+
+                r = sandbox_register(m, s);
+                if (r < 0) {
+                        for (size_t j = i; j < n; j++)
+                                sandbox_free(list[j]);
+                        return log_error_errno(r, "Cannot load the sandbox records: %m");
+                }
+                e = (Error){};
+                r = sandbox_rewatch_vmm(s, &e);
+                if (r < 0)
+                        log_sandbox_full_errno(LOG_WARNING, r, s->spec.id, "Cannot watch its VMM: %s", e.message);
+                else if (r > 0)
+                        log_sandbox_full_errno(LOG_NOTICE, 0, s->spec.id, "VMM (pid %d) exited while sandboxcgd was not running",
+                                               (int) s->vmm_pid);
+                if (s->pending != SANDBOX_OP_NONE || s->state == SANDBOX_CREATING || s->state == SANDBOX_DELETING)
+                        log_sandbox_full_errno(LOG_WARNING, 0, s->spec.id,
+                                               "An operation was interrupted (state %s); DeleteSandbox removes it",
+                                               sandbox_state_to_string(s->state));
+        }
+        if (n > 0)
+                log_info("Loaded %zu sandbox records from %s", n, m->config.state_dir);
+        return 0;
+}
+
 int manager_start(Manager *m)
 {
         Error e = {};
@@ -67,12 +134,20 @@ int manager_start(Manager *m)
                 return log_error_errno(r, "Cannot use the cgroups of this host: %s", e.message);
         log_info("cgroup mode %s under %s%s%s", cgroup_mode_to_string(m->host.mode), m->host.cgroup_root,
                  m->host.unified_mount ? ", cgroup2 at " : "", strempty(m->host.unified_mount));
+        r = cgroup_engine_init(&m->engine, &m->host, &e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the cgroups of this host: %s", e.message);
 
-        /* Records live here (filled by the sandbox lifecycle); only root may
-         * read them. */
+        /* The sandbox records; only root may read them. */
         r = mkdir_p(m->config.state_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create state directory %s: %m", m->config.state_dir);
+        r = store_open(&m->store, m->config.state_dir, &e);
+        if (r < 0)
+                return log_error_errno(r, "%s", e.message);
+        r = manager_load_sandboxes(m);
+        if (r < 0)
+                return r;
 
         r = server_new(m, &m->server);
         if (r < 0)
@@ -112,6 +187,8 @@ int manager_reload(Manager *m, Config *config)
         config_done(&m->config);
         m->config = *config;
         *config = (Config){};
+        m->engine = (CgroupEngine){ .fs.root_fd = -EBADF };
+        m->store = STORE_NULL;
 
         log_set_max_level(m->config.log_level);
         log_info("Configuration reloaded");

@@ -53,9 +53,10 @@ static int v1_level(CgroupEngine *eng, const Hierarchy *h, const char *dir, cons
         return created ? copy_cpuset(eng, up, dir, e) : require_populated_cpuset(eng, dir, e);
 }
 
-static int v1_prepare_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, Error *e)
+static int v1_prepare_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, char ***made,
+                             Error *e)
 {
-        return cgroup_walk_parent(eng, h, parent_dir, v1_level, e);
+        return cgroup_walk_parent(eng, h, parent_dir, v1_level, made, e);
 }
 
 static int v1_make_children(CgroupEngine *eng, const Hierarchy *h, const char *s_dir, Error *e)

@@ -65,9 +65,10 @@ static int v2_level(CgroupEngine *eng, const Hierarchy *h, const char *dir, cons
         return enable_controllers(eng, dir, h->controllers, e);
 }
 
-static int v2_prepare_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, Error *e)
+static int v2_prepare_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, char ***made,
+                             Error *e)
 {
-        return cgroup_walk_parent(eng, h, parent_dir, v2_level, e);
+        return cgroup_walk_parent(eng, h, parent_dir, v2_level, made, e);
 }
 
 static int v2_make_children(CgroupEngine *eng, const Hierarchy *h, const char *s_dir, Error *e)

@@ -53,7 +53,8 @@ static int path_join(char **ret, const char *const *parts, size_t n)
         return 0;
 }
 
-int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level, Error *e)
+int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level,
+                       char ***made, Error *e)
 {
         size_t base = strlen(h->mount_dir);
         _cleanup_free_ char *p = strdup(parent_dir);
@@ -75,6 +76,11 @@ int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent
                 r = cg_mkdir(&eng->fs, p, e);
                 if (r < 0)
                         return r;
+                if (r > 0 && made && strv_extend(made, p) < 0) {
+                        /* Not listed, so nobody would remove it. */
+                        (void) cg_rmdir(&eng->fs, p, NULL);
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                }
                 _cleanup_free_ char *up = strndup(p, (size_t) (s - p) - (s > p ? 1 : 0));
                 if (!up)
                         return -ENOMEM;
@@ -330,9 +336,22 @@ int cgroup_exists(CgroupEngine *eng, const char *parent, const char *id)
         return found == eng->n_hierarchies ? 1 : -EUCLEAN;
 }
 
-int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
-                  Error *e)
+int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e)
 {
+        int r = cg_rmdir(&eng->fs, dir, NULL);
+
+        if (r == -ENOTEMPTY || r == -EBUSY)
+                return -EBUSY; /* not an error: someone still lives there */
+        if (r < 0)
+                return error_set(e, grpc_code_from_errno(r), -r, "cannot remove cgroup %s/%s: %s", eng->fs.root_path,
+                                 dir, strerror(-r));
+        return 0;
+}
+
+int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
+                  char ***ret_made, Error *e)
+{
+        _cleanup_strv_free_ char **made = NULL;
         int r;
 
         for (size_t i = 0; i < eng->n_hierarchies; i++) {
@@ -347,7 +366,7 @@ int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const C
                         r = error_set(e, GRPC_RESOURCE_EXHAUSTED, -r, "out of memory");
                         goto fail;
                 }
-                r = h->ops->prepare_parent(eng, h, parent_dir, e);
+                r = h->ops->prepare_parent(eng, h, parent_dir, &made, e);
                 if (r < 0)
                         goto fail;
                 r = cg_mkdir(&eng->fs, s_dir, e);
@@ -384,6 +403,7 @@ int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const C
                                 goto fail;
                 }
         }
+        *ret_made = TAKE_PTR(made);
         return 0;
 
 fail:
@@ -391,6 +411,8 @@ fail:
         for (size_t i = 0; i < eng->n_hierarchies; i++)
                 (void) remove_tree(eng, &eng->hierarchies[i], parent, id, NULL);
 fail_keep:
+        for (size_t i = strv_length(made); i > 0; i--)
+                (void) cgroup_remove_level(eng, made[i - 1], NULL);
         return r;
 }
 

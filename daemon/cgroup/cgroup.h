@@ -26,8 +26,10 @@ typedef struct Hierarchy Hierarchy;
 typedef struct HierarchyOps {
         /* Make sure the parent exists and can hold the sandbox: create
          * missing levels (v1 cpuset: populated from their parent), enable the
-         * controllers in the ancestors' cgroup.subtree_control (v2). */
-        int (*prepare_parent)(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, Error *e);
+         * controllers in the ancestors' cgroup.subtree_control (v2). Levels
+         * it creates are appended to *made (see cgroup_walk_parent()). */
+        int (*prepare_parent)(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, char ***made,
+                              Error *e);
         /* After S exists and its limits are written: create vcpu and
          * pod_overhead where the hierarchy holds them (v2: threaded, then
          * +cpu in S). */
@@ -70,18 +72,29 @@ const Hierarchy *cgroup_engine_unified(const CgroupEngine *eng);
 
 /* Walk the levels of parent_dir below the hierarchy's mount, top down:
  * create what is missing and call level(eng, h, dir, parent_of_dir,
- * created) for each, including the mount itself (parent_of_dir NULL). */
+ * created) for each, including the mount itself (parent_of_dir NULL). Each
+ * directory created is appended to *made (a strv, paths relative to the
+ * cgroup root), when made is not NULL. */
 typedef int (*CgroupLevelFn)(CgroupEngine *eng, const Hierarchy *h, const char *dir, const char *up, bool created,
                              Error *e);
-int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level, Error *e);
+int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent_dir, CgroupLevelFn level,
+                       char ***made, Error *e);
 
 /* Directory of a sandbox node in a hierarchy, relative to the cgroup root. */
 int cgroup_node_dir(const Hierarchy *h, const char *parent, const char *id, SandboxNode node, char **ret);
 
-/* Build the tree and write every limit. On failure what was created is
- * removed again. */
+/* Build the tree and write every limit. The levels of parent that did not
+ * exist are created too and listed in *ret_made (strv, top down per
+ * hierarchy, relative to the cgroup root; NULL when none): the caller owns
+ * them and removes them with cgroup_remove_level() when no sandbox needs
+ * them any more. On failure everything created is removed again. */
 int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
-                  Error *e);
+                  char ***ret_made, Error *e);
+
+/* Remove dir (relative to the cgroup root), a parent level that
+ * cgroup_create() made, if it is empty. Returns 0 when it is gone (or was
+ * already), -EBUSY when something lives in it. */
+int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e);
 
 /* Change limits in place: writes in the order the kernel accepts (lower
  * children first, then S, then raise children; v1 memory and memsw in the

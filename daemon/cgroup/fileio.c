@@ -793,13 +793,3 @@ int cg_open_file(CgroupFs *fs, const char *dir, const char *file, int flags, Err
 
         return open_at_root(fs, dir, file, flags | O_CLOEXEC, e, "open");
 }
-
-char **strv_free(char **l)
-{
-        if (!l)
-                return NULL;
-        for (char **k = l; *k; k++)
-                free(*k);
-        free(l);
-        return NULL;
-}

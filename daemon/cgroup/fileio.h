@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "common/strv.h"
 #include "daemon/error.h"
 
 typedef struct CgroupFs {
@@ -62,12 +63,6 @@ int cg_list_children(CgroupFs *fs, const char *dir, char ***ret, Error *e);
  * CLONE_INTO_CGROUP or to poll cgroup.events). Returns the fd. */
 int cg_open_file(CgroupFs *fs, const char *dir, const char *file, int flags, Error *e);
 
-char **strv_free(char **l);
-static inline void strv_freep(char ***l)
-{
-        *l = strv_free(*l);
-}
-#define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* For tests: resolve with the component-by-component walk even where the
  * kernel has openat2(2). */

@@ -21,6 +21,7 @@
 #include <linux/openat2.h>
 #endif
 
+#include "common/strv.h"
 #include "daemon/cgroup/probe.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct libmnt_table *, mnt_unref_table);
@@ -145,13 +146,6 @@ int kernel_release_parse(const char *release, unsigned *ret_major, unsigned *ret
         return 0;
 }
 
-static void string_list_free(char **l)
-{
-        for (char **s = l; s && *s; s++)
-                free(*s);
-        free(l);
-}
-
 static void controller_mount_done(ControllerMount *cm)
 {
         free(cm->mount_point);
@@ -170,7 +164,7 @@ void host_probe_done(HostProbe *p)
         FOREACH_CONTROLLER(c)
                 controller_mount_done(&p->controllers[c]);
         free(p->kernel_release);
-        string_list_free(p->hugepage_sizes);
+        strv_free(p->hugepage_sizes);
         *p = (HostProbe) {};
 }
 
@@ -959,7 +953,7 @@ static int read_hugepage_sizes(const char *prefix, char ***ret, Error *e)
         for (size_t i = 0; i < n; i++) {
                 l[i] = hugepage_size_name(sizes[i]);
                 if (!l[i]) {
-                        string_list_free(l);
+                        strv_free(l);
                         return -ENOMEM;
                 }
         }

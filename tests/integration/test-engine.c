@@ -8,6 +8,7 @@
  * parent unique to the run, removed in teardown also on failure. */
 
 #include <check.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,6 +129,7 @@ static void translate(const Resources *pod, const Resources *ovh, const Resource
 
 START_TEST(test_full_life)
 {
+        _cleanup_strv_free_ char **made = NULL;
         Resources pod, ovh, total;
         CgroupWrite *w = NULL;
         size_t n = 0;
@@ -135,8 +137,17 @@ START_TEST(test_full_life)
 
         make_resources(&pod, &ovh, &total);
         translate(&pod, &ovh, &total, &w, &n);
-        ck_assert_msg(cgroup_create(&eng, parent, "sb1", w, n, &e) == 0, "%s", e.message);
+        ck_assert_msg(cgroup_create(&eng, parent, "sb1", w, n, &made, &e) == 0, "%s", e.message);
         ck_assert_int_eq(cgroup_exists(&eng, parent, "sb1"), 1);
+        /* The parent levels it made are listed, for their owner to remove. */
+        for (char **d = made; d && *d; d++) {
+                char path[PATH_MAX];
+                struct stat st;
+
+                (void) snprintf(path, sizeof path, "/sys/fs/cgroup/%s", *d);
+                ck_assert_msg(stat(path, &st) == 0 && S_ISDIR(st.st_mode), "%s", path);
+                ck_assert_msg(strstr(*d, parent), "%s is not a level of %s", *d, parent);
+        }
 
         /* Limits, from the kernel's files. */
         if (cpu_is_v1()) {
@@ -205,6 +216,7 @@ END_TEST
 
 START_TEST(test_update_and_rollback)
 {
+        _cleanup_strv_free_ char **made = NULL;
         Resources pod, ovh, total;
         CgroupWrite *w = NULL;
         size_t n = 0;
@@ -212,7 +224,7 @@ START_TEST(test_update_and_rollback)
 
         make_resources(&pod, &ovh, &total);
         translate(&pod, &ovh, &total, &w, &n);
-        ck_assert_msg(cgroup_create(&eng, parent, "sb2", w, n, &e) == 0, "%s", e.message);
+        ck_assert_msg(cgroup_create(&eng, parent, "sb2", w, n, &made, &e) == 0, "%s", e.message);
         free(w);
 
         /* Down: the vCPU quota shrinks (child first), memory grows, pids lift. */
@@ -274,6 +286,7 @@ END_TEST
 
 START_TEST(test_refuses_foreign_directory)
 {
+        _cleanup_strv_free_ char **made = NULL;
         Resources none = {};
         CgroupWrite *w = NULL;
         size_t n = 0;
@@ -288,7 +301,7 @@ START_TEST(test_refuses_foreign_directory)
         ck_assert_int_eq(mkdir(path, 0755), 0);
 
         translate(&none, &none, &none, &w, &n);
-        ck_assert_int_eq(cgroup_create(&eng, parent, "sb3", w, n, &e), -EEXIST);
+        ck_assert_int_eq(cgroup_create(&eng, parent, "sb3", w, n, &made, &e), -EEXIST);
         ck_assert_int_eq(e.code, GRPC_ALREADY_EXISTS);
         /* And it is left alone. */
         ck_assert_int_eq(access(path, F_OK), 0);
