@@ -129,6 +129,11 @@ int manager_start(Manager *m)
         Error e = {};
         int r;
 
+        if (m->config.driver != CGROUP_DRIVER_CGROUPFS)
+                return log_error_errno(-EOPNOTSUPP,
+                                       "CgroupDriver=%s is not implemented yet; use cgroupfs",
+                                       cgroup_driver_to_string(m->config.driver));
+
         r = host_probe("/", m->config.cgroup_root, &m->host, &e);
         if (r < 0)
                 return log_error_errno(r, "Cannot use the cgroups of this host: %s", e.message);

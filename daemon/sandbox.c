@@ -216,10 +216,38 @@ static int check_settled(const Sandbox *s, const char *what, Error *e)
         return 0;
 }
 
-/* Validate both parts, compute the totals and the files to write: all
- * before anything is touched. */
-static int plan_writes(Manager *m, const Resources *resources, const Resources *overhead, CgroupWrite **ret,
-                       size_t *ret_n, Error *e)
+/* A cpuset list of a request must lie within what the parent allows (the
+ * kernel would refuse the write half way through, or on v2 silently use
+ * less). */
+static int check_cpuset(Manager *m, const char *parent, const char *list, bool mems, const char *field, Error *e)
+{
+        _cleanup_free_ char *allowed = NULL;
+        CpuSet want, have;
+        int r;
+
+        if (!list)
+                return 0;
+        r = cgroup_parent_cpuset(&m->engine, parent, mems, &allowed, e);
+        if (r < 0)
+                return r;
+        if (!allowed)
+                return 0; /* no cpuset controller: resources_translate() says so */
+        if (cpuset_parse(list, &want) < 0)
+                return 0; /* resources_validate() said so already */
+        if (cpuset_parse(allowed, &have) < 0)
+                return error_set(e, GRPC_INTERNAL, EBADMSG, "cannot parse the parent's cpuset \"%s\"", allowed);
+        if (!cpuset_is_subset(&want, &have))
+                return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL,
+                                 "%s: \"%s\" is not within the %s that cgroup parent %s allows (%s)", field, list,
+                                 mems ? "memory nodes" : "CPUs", parent, allowed);
+        return 0;
+}
+
+/* Validate both parts (against the parent's cpuset too, when parent is not
+ * NULL), compute the totals and the files to write: all before anything is
+ * touched. */
+static int plan_writes(Manager *m, const char *parent, const Resources *resources, const Resources *overhead,
+                       CgroupWrite **ret, size_t *ret_n, Error *e)
 {
         _cleanup_(resources_done) Resources total = {};
         int r;
@@ -229,6 +257,12 @@ static int plan_writes(Manager *m, const Resources *resources, const Resources *
                 return r;
         r = resources_validate(overhead, "overhead", &m->host, e);
         if (r < 0)
+                return r;
+        if (parent &&
+            ((r = check_cpuset(m, parent, resources->cpuset_cpus, false, "resources.cpuset_cpus", e)) < 0 ||
+             (r = check_cpuset(m, parent, resources->cpuset_mems, true, "resources.cpuset_mems", e)) < 0 ||
+             (r = check_cpuset(m, parent, overhead->cpuset_cpus, false, "overhead.cpuset_cpus", e)) < 0 ||
+             (r = check_cpuset(m, parent, overhead->cpuset_mems, true, "overhead.cpuset_mems", e)) < 0))
                 return r;
         r = resources_combine(resources, overhead, &total, e);
         if (r < 0)
@@ -281,7 +315,7 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
                                     "cgroup_parent", &parent, e);
         if (r < 0)
                 return r;
-        r = plan_writes(m, &spec->resources, &spec->overhead, &writes, &n_writes, e);
+        r = plan_writes(m, parent, &spec->resources, &spec->overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
 
@@ -372,7 +406,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
         r = check_settled(s, "UpdateSandbox", e);
         if (r < 0)
                 return r;
-        r = plan_writes(m, resources, overhead, &writes, &n_writes, e);
+        r = plan_writes(m, s->spec.parent, resources, overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
 
@@ -862,7 +896,7 @@ int sandbox_read_applied(Manager *m, const Sandbox *s, char ***ret_files, char *
         size_t n_writes = 0, n = 0;
         int r;
 
-        r = plan_writes(m, &s->spec.resources, &s->spec.overhead, &writes, &n_writes, e);
+        r = plan_writes(m, NULL, &s->spec.resources, &s->spec.overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
         r = cgroup_read_applied(&m->engine, s->spec.parent, s->spec.id, writes, n_writes, &files, &values, e);

@@ -336,6 +336,49 @@ int cgroup_exists(CgroupEngine *eng, const char *parent, const char *id)
         return found == eng->n_hierarchies ? 1 : -EUCLEAN;
 }
 
+int cgroup_parent_cpuset(CgroupEngine *eng, const char *parent, bool mems, char **ret, Error *e)
+{
+        const Hierarchy *h = cgroup_engine_hierarchy_of(eng, CONTROLLER_CPUSET);
+        _cleanup_free_ char *dir = NULL;
+        const char *file;
+        size_t base;
+        int r;
+
+        *ret = NULL;
+        if (!h)
+                return 0;
+        if (h->version == 1)
+                file = mems ? "cpuset.effective_mems" : "cpuset.effective_cpus";
+        else
+                file = mems ? "cpuset.mems.effective" : "cpuset.cpus.effective";
+
+        const char *parts[] = { h->mount_dir, parent };
+        r = path_join(&dir, parts, ELEMENTSOF(parts));
+        if (r < 0)
+                return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+        base = strlen(h->mount_dir);
+
+        /* Up from parent to the first level that exists and has the file (on
+         * v2 a level without cpuset in its parent's subtree_control has none;
+         * the root always has it). */
+        for (;;) {
+                r = cg_read(&eng->fs, dir, file, ret, NULL);
+                if (r >= 0)
+                        return 0;
+                if (r != -ENOENT)
+                        return error_set(e, grpc_code_from_errno(r), -r, "cannot read %s/%s/%s: %s",
+                                         eng->fs.root_path, dir, file, strerror(-r));
+                if (strlen(dir) <= base)
+                        return error_set(e, GRPC_FAILED_PRECONDITION, ENOENT, "cannot find %s above %s/%s",
+                                         file, eng->fs.root_path, parent);
+                char *slash = strrchr(dir + base, '/');
+                if (slash)
+                        *slash = '\0';
+                else
+                        dir[base] = '\0';
+        }
+}
+
 int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e)
 {
         int r = cg_rmdir(&eng->fs, dir, NULL);

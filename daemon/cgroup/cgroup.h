@@ -91,6 +91,12 @@ int cgroup_node_dir(const Hierarchy *h, const char *parent, const char *id, Sand
 int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
                   char ***ret_made, Error *e);
 
+/* The CPUs (mems false) or memory nodes (mems true) that the cgroup parent
+ * lets its children use: the effective set of parent, or of its nearest
+ * existing ancestor when parent is not made yet. *ret is NULL when the host
+ * has no cpuset controller. */
+int cgroup_parent_cpuset(CgroupEngine *eng, const char *parent, bool mems, char **ret, Error *e);
+
 /* Remove dir (relative to the cgroup root), a parent level that
  * cgroup_create() made, if it is empty. Returns 0 when it is gone (or was
  * already), -EBUSY when something lives in it. */

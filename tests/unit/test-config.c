@@ -665,7 +665,7 @@ START_TEST(test_example_file)
                         line[0] = ' ';
                         keys++;
                 }
-        ck_assert_uint_eq(keys, 11);
+        ck_assert_uint_eq(keys, 16);
         ck_assert_msg(config_parse_string(&c, text, path, &e) == 0, "%s", e.message);
         assert_is_default(&c);
 }
