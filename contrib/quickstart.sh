@@ -17,7 +17,13 @@ build_deps=(
         build-essential autoconf automake libtool pkg-config
         libsystemd-dev libprotobuf-c-dev protobuf-c-compiler libmount-dev libinih-dev libjson-c-dev
 )
-test_deps=(check python3 procps)
+# The tests also boot Debian's kernel in QEMU (tests/vm), use QEMU as a real
+# VMM, and call the daemon from Go's ttrpc library (tests/interop).
+test_deps=(
+        check python3 procps
+        qemu-system-x86 busybox-static cpio
+        golang-go golang-github-containerd-ttrpc-dev protobuf-compiler golang-goprotobuf-dev
+)
 
 install_deps() {
         local missing=()
