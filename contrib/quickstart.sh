@@ -59,7 +59,7 @@ run)
         ;;
 test)
         install_deps "${build_deps[@]}" "${test_deps[@]}"
-        configure --enable-sanitizers --enable-werror
+        configure --enable-sanitizers --enable-werror --enable-failpoints
         make -C "$build" -j"$(nproc)"
         status=0
         make -C "$build" -j"$(nproc)" check || status=$?

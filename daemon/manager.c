@@ -84,9 +84,8 @@ static void log_store_problem(void *userdata, StoreProblem problem, const char *
 }
 
 /* Take over the sandboxes recorded by an earlier run of the daemon during
- * this boot. (Finishing operations a crash interrupted is the job of the
- * reconciliation; here every record is loaded as it is and its VMM pinned
- * again.) */
+ * this boot, before READY=1: load every record, then finish or undo what a
+ * crash interrupted and pin each VMM again (sandbox-recover.c). */
 static int manager_load_sandboxes(Manager *m)
 {
         _cleanup_free_ Sandbox **list = NULL;
@@ -107,17 +106,25 @@ static int manager_load_sandboxes(Manager *m)
                                 sandbox_free(list[j]);
                         return log_error_errno(r, "Cannot load the sandbox records: %m");
                 }
+        }
+
+        /* Every record in the set first: recovering one may hand parent
+         * levels to another. */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *id = strdup(list[i]->spec.id);
+                SandboxRecovery what = SANDBOX_RECOVERY_NONE;
+
+                if (!id)
+                        return log_error_errno(-ENOMEM, "Out of memory");
                 e = (Error){};
-                r = sandbox_rewatch_vmm(s, &e);
+                r = sandbox_recover(m, list[i], &what, &e);
                 if (r < 0)
-                        log_sandbox_full_errno(LOG_WARNING, r, s->spec.id, "Cannot watch its VMM: %s", e.message);
-                else if (r > 0)
-                        log_sandbox_full_errno(LOG_NOTICE, 0, s->spec.id, "VMM (pid %d) exited while sandboxcgd was not running",
-                                               (int) s->vmm_pid);
-                if (s->pending != SANDBOX_OP_NONE || s->state == SANDBOX_CREATING || s->state == SANDBOX_DELETING)
-                        log_sandbox_full_errno(LOG_WARNING, 0, s->spec.id,
-                                               "An operation was interrupted (state %s); DeleteSandbox removes it",
-                                               sandbox_state_to_string(s->state));
+                        /* Left as recorded: a DeleteSandbox (or the next
+                         * start) tries again. */
+                        log_sandbox_full_errno(LOG_ERR, r, id, "Cannot recover (%s): %s",
+                                               sandbox_recovery_to_string(what), e.message);
+                else if (what != SANDBOX_RECOVERY_NONE)
+                        log_sandbox_full_errno(LOG_NOTICE, 0, id, "Recovered: %s", sandbox_recovery_to_string(what));
         }
         if (n > 0)
                 log_info("Loaded %zu sandbox records from %s", n, m->config.state_dir);

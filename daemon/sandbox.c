@@ -13,6 +13,7 @@
 #include "daemon/log.h"
 #include "daemon/manager.h"
 #include "daemon/names.h"
+#include "daemon/sandbox-internal.h"
 #include "daemon/sandbox.h"
 #include "daemon/store.h"
 #include "daemon/vmm.h"
@@ -64,13 +65,13 @@ int sandbox_new(Manager *m, Sandbox **ret)
         return 0;
 }
 
-static void sandbox_unwatch_vmm(Sandbox *s)
+void sandbox_unwatch_vmm(Sandbox *s)
 {
         s->vmm_exit_source = sd_event_source_disable_unref(s->vmm_exit_source);
         s->vmm_pidfd = safe_close(s->vmm_pidfd);
 }
 
-static void sandbox_clear_pending(Sandbox *s)
+void sandbox_clear_pending(Sandbox *s)
 {
         s->pending = SANDBOX_OP_NONE;
         resources_done(&s->pending_resources);
@@ -246,8 +247,8 @@ static int check_cpuset(Manager *m, const char *parent, const char *list, bool m
 /* Validate both parts (against the parent's cpuset too, when parent is not
  * NULL), compute the totals and the files to write: all before anything is
  * touched. */
-static int plan_writes(Manager *m, const char *parent, const Resources *resources, const Resources *overhead,
-                       CgroupWrite **ret, size_t *ret_n, Error *e)
+int sandbox_plan_writes(Manager *m, const char *parent, const Resources *resources, const Resources *overhead,
+                        CgroupWrite **ret, size_t *ret_n, Error *e)
 {
         _cleanup_(resources_done) Resources total = {};
         int r;
@@ -270,7 +271,7 @@ static int plan_writes(Manager *m, const char *parent, const Resources *resource
         return resources_translate(resources, overhead, &total, &m->host, ret, ret_n, e);
 }
 
-static int save(Manager *m, Sandbox *s, Error *e)
+int sandbox_save(Manager *m, Sandbox *s, Error *e)
 {
         return store_save(&m->store, s, e);
 }
@@ -302,6 +303,7 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
         _cleanup_(sandbox_freep) Sandbox *s = NULL;
         _cleanup_free_ CgroupWrite *writes = NULL;
         _cleanup_free_ char *parent = NULL;
+        _cleanup_strv_free_ char **made = NULL;
         const Sandbox *owner;
         Sandbox *existing;
         size_t n_writes = 0;
@@ -315,7 +317,7 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
                                     "cgroup_parent", &parent, e);
         if (r < 0)
                 return r;
-        r = plan_writes(m, parent, &spec->resources, &spec->overhead, &writes, &n_writes, e);
+        r = sandbox_plan_writes(m, parent, &spec->resources, &spec->overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
 
@@ -354,20 +356,28 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
         s->created_at = s->updated_at = now;
         s->state = SANDBOX_CREATING;
         s->pending = SANDBOX_OP_CREATE;
-
-        /* Intent first: a crash from here on leaves a record that says a
-         * tree may exist. */
-        r = save(m, s, e);
+        /* The parent levels about to be made go into the intent too: a crash
+         * half way must not leave them behind unrecorded. */
+        r = cgroup_missing_levels(&m->engine, s->spec.parent, &s->made_parents, e);
         if (r < 0)
                 return r;
 
-        r = cgroup_create(&m->engine, s->spec.parent, s->spec.id, writes, n_writes, &s->made_parents, e);
+        /* Intent first: a crash from here on leaves a record that says a
+         * tree may exist. */
+        r = sandbox_save(m, s, e);
+        if (r < 0)
+                return r;
+
+        r = cgroup_create(&m->engine, s->spec.parent, s->spec.id, writes, n_writes, &made, e);
         if (r < 0)
                 goto undo_record;
+        /* What was really made (someone may have made a level meanwhile). */
+        strv_free(s->made_parents);
+        s->made_parents = TAKE_PTR(made);
 
         s->state = SANDBOX_CREATED;
         s->pending = SANDBOX_OP_NONE;
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 goto undo_tree;
         r = sandbox_register(m, s);
@@ -406,7 +416,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
         r = check_settled(s, "UpdateSandbox", e);
         if (r < 0)
                 return r;
-        r = plan_writes(m, s->spec.parent, resources, overhead, &writes, &n_writes, e);
+        r = sandbox_plan_writes(m, s->spec.parent, resources, overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
 
@@ -417,7 +427,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
                 return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "Out of memory");
         }
         s->pending = SANDBOX_OP_UPDATE;
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 goto fail;
 
@@ -425,7 +435,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
         if (r < 0) {
                 /* The engine restored the old values: so says the record. */
                 sandbox_clear_pending(s);
-                (void) save(m, s, NULL);
+                (void) sandbox_save(m, s, NULL);
                 return r;
         }
 
@@ -433,7 +443,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
         SWAP(s->spec.overhead, s->pending_overhead);
         sandbox_clear_pending(s);
         s->updated_at = now_realtime_ns();
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 return r;
         *ret = s;
@@ -461,7 +471,7 @@ static int on_vmm_exit(sd_event_source *source, int fd, uint32_t revents, void *
         s->updated_at = s->vmm_exited_at;
         log_sandbox_full_errno(LOG_NOTICE, 0, s->spec.id, "VMM (pid %d) exited; its cgroups stay until DeleteSandbox",
                                (int) s->vmm_pid);
-        if (save(s->manager, s, &e) < 0)
+        if (sandbox_save(s->manager, s, &e) < 0)
                 log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "Cannot record the VMM exit: %s",
                                        e.message);
         return 0;
@@ -544,7 +554,7 @@ int sandbox_attach_vmm(Manager *m, const char *id, pid_t pid, Sandbox **ret, Err
         s->pending = SANDBOX_OP_ATTACH_VMM;
         s->pending_vmm_pid = pid;
         s->pending_vmm_start_time = start_time;
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 goto fail;
 
@@ -571,7 +581,7 @@ int sandbox_attach_vmm(Manager *m, const char *id, pid_t pid, Sandbox **ret, Err
         if (r < 0)
                 return error_set(e, GRPC_INTERNAL, -r, "Sandbox %s: cannot watch VMM %d: %s", id, (int) pid,
                                  strerror(-r));
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 return r;
         *ret = s;
@@ -579,7 +589,7 @@ int sandbox_attach_vmm(Manager *m, const char *id, pid_t pid, Sandbox **ret, Err
 
 fail:
         sandbox_clear_pending(s);
-        (void) save(m, s, NULL);
+        (void) sandbox_save(m, s, NULL);
         return r;
 }
 
@@ -594,7 +604,7 @@ int sandbox_rewatch_vmm(Sandbox *s, Error *e)
         if (r == -ESRCH) {
                 s->state = SANDBOX_VMM_EXITED;
                 s->vmm_exited_at = s->updated_at = now_realtime_ns();
-                r = save(s->manager, s, e);
+                r = sandbox_save(s->manager, s, e);
                 return r < 0 ? r : 1;
         }
         if (r < 0)
@@ -753,7 +763,7 @@ int sandbox_attach_vcpus(Manager *m, const char *id, const VcpuRequest *req, San
                 return r;
 
         s->pending = SANDBOX_OP_ATTACH_VCPUS;
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0) {
                 sandbox_clear_pending(s);
                 return r;
@@ -779,7 +789,7 @@ int sandbox_attach_vcpus(Manager *m, const char *id, const VcpuRequest *req, San
 
         sandbox_clear_pending(s);
         if (r < 0) {
-                (void) save(m, s, NULL);
+                (void) sandbox_save(m, s, NULL);
                 if (r == -ENOMEM)
                         return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "Out of memory");
                 return r;
@@ -789,7 +799,7 @@ int sandbox_attach_vcpus(Manager *m, const char *id, const VcpuRequest *req, San
         s->n_vcpu_tids = all.n;
         all = (PidList){};
         s->updated_at = now_realtime_ns();
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 return r;
 
@@ -829,7 +839,7 @@ static Sandbox *sandbox_beneath(Manager *m, const Sandbox *s, const char *dir)
 /* The parent levels s made: removed deepest first when nobody lives there,
  * or handed to a sandbox that still lives beneath (which removes them in
  * turn). A level someone else put something into stays. */
-static void sandbox_release_parents(Manager *m, Sandbox *s)
+void sandbox_release_parents(Manager *m, Sandbox *s)
 {
         for (size_t i = strv_length(s->made_parents); i > 0; i--) {
                 const char *dir = s->made_parents[i - 1];
@@ -837,7 +847,7 @@ static void sandbox_release_parents(Manager *m, Sandbox *s)
                 Error e = {};
 
                 if (heir) {
-                        if (strv_extend(&heir->made_parents, dir) < 0 || save(m, heir, &e) < 0)
+                        if (strv_extend(&heir->made_parents, dir) < 0 || sandbox_save(m, heir, &e) < 0)
                                 log_sandbox_full_errno(LOG_WARNING, -ENOMEM, heir->spec.id,
                                                        "Cannot take over parent cgroup %s: it may stay behind",
                                                        dir);
@@ -868,21 +878,30 @@ int sandbox_delete(Manager *m, const char *id, bool *ret_existed, Error *e)
         sandbox_clear_pending(s);
         s->pending = SANDBOX_OP_DELETE;
         s->updated_at = now_realtime_ns();
-        r = save(m, s, e);
+        r = sandbox_save(m, s, e);
         if (r < 0)
                 return r;
+        r = sandbox_finish_delete(m, s, e);
+        if (r < 0)
+                return r;
+        *ret_existed = true;
+        return 0;
+}
+
+int sandbox_finish_delete(Manager *m, Sandbox *s, Error *e)
+{
+        int r;
+
         /* The VMM dies with the tree: not an exit to report. */
         sandbox_unwatch_vmm(s);
-
         r = cgroup_destroy(&m->engine, s->spec.parent, s->spec.id, e);
         if (r < 0)
-                return r; /* still DELETING: a retry goes on from here */
+                return r; /* the record still says DELETING: a retry goes on from here */
         r = store_remove(&m->store, s->spec.id, e);
         if (r < 0)
                 return r;
         sandbox_release_parents(m, s);
         sandbox_unregister(m, s);
-        *ret_existed = true;
         return 0;
 }
 
@@ -896,7 +915,7 @@ int sandbox_read_applied(Manager *m, const Sandbox *s, char ***ret_files, char *
         size_t n_writes = 0, n = 0;
         int r;
 
-        r = plan_writes(m, NULL, &s->spec.resources, &s->spec.overhead, &writes, &n_writes, e);
+        r = sandbox_plan_writes(m, NULL, &s->spec.resources, &s->spec.overhead, &writes, &n_writes, e);
         if (r < 0)
                 return r;
         r = cgroup_read_applied(&m->engine, s->spec.parent, s->spec.id, writes, n_writes, &files, &values, e);

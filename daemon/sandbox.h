@@ -127,6 +127,27 @@ int sandbox_watch_vmm(Sandbox *s);
  * the VMM is gone (the state says so now), 0 otherwise. */
 int sandbox_rewatch_vmm(Sandbox *s, Error *e);
 
+typedef enum SandboxRecovery {
+        SANDBOX_RECOVERY_NONE,
+        SANDBOX_RECOVERY_CREATE_UNDONE,         /* removed: sandbox freed */
+        SANDBOX_RECOVERY_DELETE_DONE,           /* removed: sandbox freed */
+        SANDBOX_RECOVERY_UPDATE_UNDONE,
+        SANDBOX_RECOVERY_ATTACH_DONE,
+        SANDBOX_RECOVERY_ATTACH_UNDONE,
+        SANDBOX_RECOVERY_VCPUS_DONE,
+        SANDBOX_RECOVERY_VMM_EXITED,
+        _SANDBOX_RECOVERY_MAX,
+} SandboxRecovery;
+
+const char *sandbox_recovery_to_string(SandboxRecovery r);
+
+/* For a sandbox loaded from its record (and registered): finish or undo the
+ * operation a crash interrupted, so that the kernel matches the record, pin
+ * and watch its VMM again, and take its vCPU list from the kernel (see
+ * sandbox-recover.c for what is done to each). After *_CREATE_UNDONE and
+ * *_DELETE_DONE, s is gone. */
+int sandbox_recover(Manager *m, Sandbox *s, SandboxRecovery *ret, Error *e);
+
 /* Read back what the kernel holds for every file the spec writes. */
 int sandbox_read_applied(Manager *m, const Sandbox *s, char ***ret_files, char ***ret_values, size_t *ret_n,
                          Error *e);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/strv.h"
+#include "daemon/failpoint.h"
 #include "daemon/manager.h"
 #include "daemon/names.h"
 #include "daemon/pbconv.h"
@@ -198,6 +199,7 @@ int store_save(Store *st, const Sandbox *s, Error *e)
         if (st->sync && fsync(st->dir_fd) < 0)
                 return error_set(e, GRPC_INTERNAL, errno, "Sandbox %s: cannot sync %s: %s", s->spec.id,
                                  st->dir, strerror(errno));
+        FAILPOINT("record");
         return 0;
 }
 
@@ -206,12 +208,16 @@ int store_remove(Store *st, const char *id, Error *e)
         char name[SANDBOX_ID_MAX + sizeof STORE_SUFFIX];
 
         (void) snprintf(name, sizeof name, "%s" STORE_SUFFIX, id);
-        if (unlinkat(st->dir_fd, name, 0) < 0 && errno != ENOENT)
+        if (unlinkat(st->dir_fd, name, 0) < 0) {
+                if (errno == ENOENT)
+                        return 0;
                 return error_set(e, GRPC_INTERNAL, errno, "Sandbox %s: cannot remove %s/%s: %s", id, st->dir,
                                  name, strerror(errno));
+        }
         if (st->sync && fsync(st->dir_fd) < 0)
                 return error_set(e, GRPC_INTERNAL, errno, "Sandbox %s: cannot sync %s: %s", id, st->dir,
                                  strerror(errno));
+        FAILPOINT("record");
         return 0;
 }
 
@@ -430,9 +436,16 @@ int store_load(Store *st, Manager *m, StoreProblemFn problem, void *userdata, Sa
                         quarantine(st, de->d_name, problem, userdata, "not a sandbox record");
                         continue;
                 }
-                if (!rec->boot_id || !streq(rec->boot_id, st->boot_id)) {
+                if (!rec->boot_id) {
+                        /* Every record has one: this (e.g. an empty file,
+                         * which unpacks as a message with nothing set) is
+                         * not a record. */
+                        quarantine(st, de->d_name, problem, userdata, "no boot id");
+                        continue;
+                }
+                if (!streq(rec->boot_id, st->boot_id)) {
                         (void) unlinkat(st->dir_fd, de->d_name, 0);
-                        problem(userdata, STORE_OTHER_BOOT, de->d_name, strna(rec->boot_id));
+                        problem(userdata, STORE_OTHER_BOOT, de->d_name, rec->boot_id);
                         continue;
                 }
                 r = sandbox_from_record(m, rec, de->d_name, &s, &reason);

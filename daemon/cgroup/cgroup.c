@@ -379,6 +379,65 @@ int cgroup_parent_cpuset(CgroupEngine *eng, const char *parent, bool mems, char 
         }
 }
 
+int cgroup_vcpu_threads(CgroupEngine *eng, const char *parent, const char *id, pid_t **ret, size_t *ret_n,
+                        Error *e)
+{
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                _cleanup_free_ char *dir = NULL;
+
+                if (!h->children)
+                        continue;
+                if (cgroup_node_dir(h, parent, id, NODE_VCPU, &dir) < 0)
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                return cg_read_pids(&eng->fs, dir, h->ops->thread_file, ret, ret_n, e);
+        }
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+}
+
+int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Error *e)
+{
+        _cleanup_strv_free_ char **missing = NULL;
+
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                const Hierarchy *h = &eng->hierarchies[i];
+                _cleanup_free_ char *dir = NULL;
+                bool absent = false;
+                size_t base = strlen(h->mount_dir);
+
+                const char *parts[] = { h->mount_dir, parent };
+                if (path_join(&dir, parts, ELEMENTSOF(parts)) < 0)
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+
+                /* Each level below the mount, top down: once one is absent,
+                 * so is everything below it. */
+                for (char *s = dir + base + (base > 0);;) {
+                        char *slash = strchr(s, '/');
+                        int r;
+
+                        if (slash)
+                                *slash = '\0';
+                        if (!absent) {
+                                r = cg_dir_exists(&eng->fs, dir);
+                                if (r < 0)
+                                        return error_set(e, grpc_code_from_errno(r), -r, "cannot look at %s/%s: %s",
+                                                         eng->fs.root_path, dir, strerror(-r));
+                                absent = r == 0;
+                        }
+                        if (absent && strv_extend(&missing, dir) < 0)
+                                return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                        if (!slash)
+                                break;
+                        *slash = '/';
+                        s = slash + 1;
+                }
+        }
+        *ret = TAKE_PTR(missing);
+        return 0;
+}
+
 int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e)
 {
         int r = cg_rmdir(&eng->fs, dir, NULL);

@@ -97,6 +97,11 @@ int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const C
  * has no cpuset controller. */
 int cgroup_parent_cpuset(CgroupEngine *eng, const char *parent, bool mems, char **ret, Error *e);
 
+/* The levels of parent that do not exist yet, in every hierarchy (strv,
+ * relative to the cgroup root, top down; NULL when none): what
+ * cgroup_create() would make, for the intent record written before it. */
+int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Error *e);
+
 /* Remove dir (relative to the cgroup root), a parent level that
  * cgroup_create() made, if it is empty. Returns 0 when it is gone (or was
  * already), -EBUSY when something lives in it. */
@@ -116,6 +121,11 @@ int cgroup_read_applied(CgroupEngine *eng, const char *parent, const char *id, c
 int cgroup_attach_vmm(CgroupEngine *eng, const char *parent, const char *id, pid_t pid, Error *e);
 /* Returns -ESRCH when the thread is gone. */
 int cgroup_attach_vcpu(CgroupEngine *eng, const char *parent, const char *id, pid_t tid, Error *e);
+
+/* The threads in a sandbox's vcpu cgroup, as the kernel lists them (in the
+ * hierarchy that holds the children). *ret is malloc'd (NULL when none). */
+int cgroup_vcpu_threads(CgroupEngine *eng, const char *parent, const char *id, pid_t **ret, size_t *ret_n,
+                        Error *e);
 
 /* Kill what is left (cgroup.kill, else freezer + SIGKILL, else SIGKILL),
  * wait until empty, remove leaves first with bounded retries on EBUSY.

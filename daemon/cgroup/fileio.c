@@ -27,6 +27,7 @@
 
 #include "common/macro.h"
 #include "daemon/cgroup/fileio.h"
+#include "daemon/failpoint.h"
 
 #if defined(HAVE_LINUX_OPENAT2_H) && defined(SYS_openat2)
 #define HAVE_OPENAT2 1
@@ -426,8 +427,10 @@ int cg_mkdir(CgroupFs *fs, const char *dir, Error *e)
         if (dfd < 0)
                 return fail(e, fs, dir, NULL, dfd, NULL, "mkdir");
 
-        if (mkdirat(dfd, name, 0755) >= 0)
+        if (mkdirat(dfd, name, 0755) >= 0) {
+                FAILPOINT("kernel");
                 return 1;
+        }
         if (errno != EEXIST)
                 return fail(e, fs, dir, NULL, errno, NULL, "mkdir");
 
@@ -456,8 +459,12 @@ int cg_rmdir(CgroupFs *fs, const char *dir, Error *e)
         if (dfd < 0)
                 return fail(e, fs, dir, NULL, dfd, NULL, "rmdir");
 
-        if (unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+        if (unlinkat(dfd, name, AT_REMOVEDIR) < 0) {
+                if (errno == ENOENT)
+                        return 0;
                 return fail(e, fs, dir, NULL, errno, NULL, "rmdir");
+        }
+        FAILPOINT("kernel");
         return 0;
 }
 
@@ -523,6 +530,7 @@ int cg_write(CgroupFs *fs, const char *dir, const char *file, const char *value,
                 (void) snprintf(detail, sizeof detail, "short write (%zd of %zu bytes)", n, len);
                 return fail(e, fs, dir, file, EIO, detail, op);
         }
+        FAILPOINT("kernel");
         return 0;
 }
 
