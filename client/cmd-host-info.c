@@ -139,7 +139,13 @@ static int print_controllers(const Sandboxcg__V1__HostInfoResponse *h)
 int verb_host_info(int argc, char **argv, CtlContext *ctx)
 {
         _cleanup_message_ Sandboxcg__V1__HostInfoResponse *h = NULL;
+        char **args;
+        unsigned n_args;
         int r;
+
+        r = ctl_parse_args(ctx, argc, argv, NULL, NULL, NULL, &args, &n_args);
+        if (r <= 0)
+                return ctl_parse_exit(r);
 
         r = ctl_connect(ctx);
         if (r != CTL_EXIT_SUCCESS)

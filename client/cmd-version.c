@@ -35,7 +35,13 @@ static int print_version_table(const Sandboxcg__V1__VersionResponse *v)
 int verb_version(int argc, char **argv, CtlContext *ctx)
 {
         _cleanup_message_ Sandboxcg__V1__VersionResponse *v = NULL;
+        char **args;
+        unsigned n_args;
         int r;
+
+        r = ctl_parse_args(ctx, argc, argv, NULL, NULL, NULL, &args, &n_args);
+        if (r <= 0)
+                return ctl_parse_exit(r);
 
         r = ctl_connect(ctx);
         if (r != CTL_EXIT_SUCCESS)

@@ -217,12 +217,17 @@ char *enum_value_to_short_name(const ProtobufCEnumDescriptor *desc, int value)
 int output_message_json(const ProtobufCMessage *msg, FILE *f)
 {
         _cleanup_json_ json_object *j = NULL;
-        const char *s;
         int r;
 
         r = pbjson_message_to_json(msg, &j);
         if (r < 0)
                 return r;
+        return output_json(j, f);
+}
+
+int output_json(json_object *j, FILE *f)
+{
+        const char *s;
 
         s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                       JSON_C_TO_STRING_NOSLASHESCAPE);

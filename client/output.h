@@ -51,3 +51,7 @@ char *enum_value_to_short_name(const ProtobufCEnumDescriptor *desc, int value);
 
 /* Prints msg as indented JSON (see pbjson.h) followed by a newline. */
 int output_message_json(const ProtobufCMessage *msg, FILE *f);
+
+/* Prints a JSON value in the same format. */
+struct json_object;
+int output_json(struct json_object *j, FILE *f);

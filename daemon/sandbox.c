@@ -683,17 +683,24 @@ static int vcpu_candidates(Manager *m, const Sandbox *s, const VcpuRequest *req,
                 r = vmm_discover_vcpus(s->vmm_pid, patterns, &threads, &n, e);
                 if (r < 0)
                         return r;
-                if (req->expect > 0 && n != req->expect)
-                        return error_set(e, GRPC_FAILED_PRECONDITION, ENOENT,
-                                         "Sandbox %s: found %zu vCPU threads in VMM %d, expected %u", s->spec.id,
-                                         n, (int) s->vmm_pid, req->expect);
-                if (n == 0)
-                        return error_set(e, GRPC_FAILED_PRECONDITION, ENOENT,
-                                         "Sandbox %s: no thread of VMM %d is named like a vCPU", s->spec.id,
-                                         (int) s->vmm_pid);
-                for (size_t i = 0; i < n; i++)
+                for (size_t i = 0; i < n; i++) {
+                        /* The main thread stays with the overhead even when
+                         * it is named like a vCPU: moving it is refused for
+                         * explicit TIDs too. */
+                        if (threads[i].tid == s->vmm_pid)
+                                continue;
                         if (pid_list_add(ret, threads[i].tid) < 0)
                                 return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "Out of memory");
+                }
+                if (req->expect > 0 && ret->n != req->expect)
+                        return error_set(e, GRPC_FAILED_PRECONDITION, ENOENT,
+                                         "Sandbox %s: found %zu vCPU threads in VMM %d, expected %u", s->spec.id,
+                                         ret->n, (int) s->vmm_pid, req->expect);
+                if (ret->n == 0)
+                        return error_set(e, GRPC_FAILED_PRECONDITION, ENOENT,
+                                         "Sandbox %s: no thread of VMM %d but its main thread is named like a "
+                                         "vCPU",
+                                         s->spec.id, (int) s->vmm_pid);
                 return 0;
         }
 

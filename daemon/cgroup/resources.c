@@ -472,15 +472,18 @@ static int sum_error(const char *field, Error *e)
                          "%s: the sum of resources and overhead does not fit in 64 bits", field);
 }
 
-static int combine_add(const OptInt *a, const OptInt *b, const char *field, OptInt *ret, Error *e)
+/* The pod's limit plus the overhead's: no limit when the pod has none; an
+ * overhead that says nothing adds nothing (Kubernetes' pod overhead is 0
+ * where unset). */
+static int combine_add(const OptInt *pod, const OptInt *ovh, const char *field, OptInt *ret, Error *e)
 {
         int64_t v;
 
-        if (!a->set || !b->set) {
+        if (!pod->set) {
                 *ret = (OptInt) {};
                 return 0;
         }
-        if (__builtin_add_overflow(a->value, b->value, &v))
+        if (__builtin_add_overflow(pod->value, ovh->set ? ovh->value : 0, &v))
                 return sum_error(field, e);
         *ret = (OptInt) { .set = true, .value = v };
         return 0;
@@ -504,8 +507,12 @@ static int combine_quota(const Resources *pod, const Resources *overhead, OptInt
 {
         int64_t p_res, p_ovh, scaled, total;
 
-        if (!pod->cpu_quota.set || !overhead->cpu_quota.set) {
+        if (!pod->cpu_quota.set) {
                 *ret = (OptInt) {};
+                return 0;
+        }
+        if (!overhead->cpu_quota.set) {
+                *ret = pod->cpu_quota;
                 return 0;
         }
 
@@ -536,10 +543,12 @@ static int combine_cpuset(const char *a, const char *b, const char *field, char 
 {
         CpuSet x, y;
 
-        if (!a || !b) {
+        if (!a) {
                 *ret = NULL;
                 return 0;
         }
+        if (!b)
+                b = "";
         if (cpuset_parse(a, &x) < 0 || cpuset_parse(b, &y) < 0)
                 return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL, "%s: cannot merge \"%s\" and \"%s\"",
                                  field, a, b);
@@ -560,9 +569,10 @@ static int combine_hugepages(const Resources *pod, const Resources *overhead, Re
                 const HugepageLimit *p = &pod->hugepages[i], *o = hugepage_find(overhead, p->page_size);
                 HugepageLimit *h = &t->hugepages[t->n_hugepages];
 
-                if (!p->page_size || !o)
-                        continue; /* unset on one side: no limit on the whole */
-                if (__builtin_add_overflow(p->limit, o->limit, &h->limit))
+                if (!p->page_size)
+                        continue;
+                /* A size the overhead does not name: it uses none. */
+                if (__builtin_add_overflow(p->limit, o ? o->limit : 0, &h->limit))
                         return error_set(e, GRPC_OUT_OF_RANGE, ERANGE,
                                          "hugepage_limits: the sum of the %s limits does not fit in 64 bits",
                                          p->page_size);
@@ -600,12 +610,13 @@ int resources_combine(const Resources *pod, const Resources *overhead, Resources
                         &t.memory_limit, e);
         if (r < 0)
                 return r;
-        r = combine_add(&pod->memory_swap, &overhead->memory_swap, "memory_swap_limit_in_bytes",
-                        &t.memory_swap, e);
+        /* The overhead's memory + swap is its memory when it allows no swap
+         * (says nothing about swap). */
+        r = combine_add(&pod->memory_swap, overhead->memory_swap.set ? &overhead->memory_swap : &overhead->memory_limit,
+                        "memory_swap_limit_in_bytes", &t.memory_swap, e);
         if (r < 0)
                 return r;
-        /* memory + swap means nothing without memory: if one part has no
-         * memory limit, neither has the whole. */
+        /* memory + swap means nothing without memory. */
         if (!t.memory_limit.set)
                 t.memory_swap = (OptInt) {};
 

@@ -59,13 +59,15 @@ int resources_validate(const Resources *r, const char *what, const HostProbe *ho
 
 /* The sandbox cgroup's totals (DESIGN.md §1): quota = q_res + q_ovh * p_res /
  * p_ovh (rounded up) at period p_res; shares, memory, memory+swap, hugepages,
- * pids summed; cpusets merged. An additive limit that is unset on either side
- * is unset in the total (no limit on one part means no limit on the whole);
- * likewise a cpuset unset on either side and a hugepage size limited on one
- * side only. Shares and pids saturate at the kernel's maximum (a relative
- * weight or a count cannot usefully exceed it); a sum that overflows, or a
- * quota beyond the kernel's maximum, is OUT_OF_RANGE (-ERANGE). Expects
- * validated inputs; *ret is set only on success. */
+ * pids summed; cpusets merged. A limit the pod (resources) leaves unset is
+ * unset in the total: no limit on the pod is no limit on the sandbox. One the
+ * overhead leaves unset adds nothing, as Kubernetes counts pod overhead (0
+ * where not given; overhead memory without swap adds its memory to
+ * memory+swap); it still limits nothing in pod_overhead itself. Shares and
+ * pids saturate at the kernel's maximum (a relative weight or a count cannot
+ * usefully exceed it); a sum that overflows, or a quota beyond the kernel's
+ * maximum, is OUT_OF_RANGE (-ERANGE). Expects validated inputs; *ret is set
+ * only on success. */
 int resources_combine(const Resources *pod, const Resources *overhead, Resources *ret, Error *e);
 
 /* cpuset lists ("0-3,6"), as a bitmap of up to CPUSET_MAX entries. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,28 +43,15 @@ int test_connect(const char *path)
         return fd;
 }
 
-int test_daemon_start(TestDaemon *d, const char *const *extra_args)
+/* Run the daemon of d (whose paths are set) and wait until it serves. */
+static int daemon_spawn(TestDaemon *d, const char *const *extra_args)
 {
         const char *builddir = getenv("top_builddir");
         char bin[512];
         const char *argv[64];
         size_t n = 0;
 
-        *d = (TestDaemon){ .pid = -1 };
-        (void) snprintf(d->dir, sizeof d->dir, "%s/scg-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
-        if (!mkdtemp(d->dir))
-                return -errno;
-        (void) snprintf(d->socket, sizeof d->socket, "%s/sandboxcg.sock", d->dir);
-        (void) snprintf(d->state_dir, sizeof d->state_dir, "%s/state", d->dir);
-        (void) snprintf(d->config, sizeof d->config, "%s/sandboxcgd.conf", d->dir);
         (void) snprintf(bin, sizeof bin, "%s/daemon/sandboxcgd", builddir ?: ".");
-
-        /* An empty configuration file: never the host's. */
-        int cfd = open(d->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (cfd < 0)
-                return -errno;
-        close(cfd);
-
         argv[n++] = bin;
         argv[n++] = "--config";
         argv[n++] = d->config;
@@ -104,6 +92,25 @@ int test_daemon_start(TestDaemon *d, const char *const *extra_args)
         return -ETIMEDOUT;
 }
 
+int test_daemon_start(TestDaemon *d, const char *const *extra_args)
+{
+        *d = (TestDaemon){ .pid = -1 };
+        (void) snprintf(d->dir, sizeof d->dir, "%s/scg-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        if (!mkdtemp(d->dir))
+                return -errno;
+        (void) snprintf(d->socket, sizeof d->socket, "%s/sandboxcg.sock", d->dir);
+        (void) snprintf(d->state_dir, sizeof d->state_dir, "%s/state", d->dir);
+        (void) snprintf(d->config, sizeof d->config, "%s/sandboxcgd.conf", d->dir);
+
+        /* An empty configuration file: never the host's. */
+        int cfd = open(d->config, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (cfd < 0)
+                return -errno;
+        close(cfd);
+
+        return daemon_spawn(d, extra_args);
+}
+
 bool test_daemon_alive(const TestDaemon *d)
 {
         int status;
@@ -120,7 +127,7 @@ static void remove_tree(const char *path)
         }
 }
 
-int test_daemon_stop(TestDaemon *d)
+static int daemon_terminate(TestDaemon *d)
 {
         int status = 0, ret = -1;
 
@@ -130,10 +137,26 @@ int test_daemon_stop(TestDaemon *d)
                         ret = WEXITSTATUS(status);
                 d->pid = -1;
         }
+        return ret;
+}
+
+int test_daemon_stop(TestDaemon *d)
+{
+        int ret = daemon_terminate(d);
         if (d->dir[0])
                 remove_tree(d->dir);
         d->dir[0] = '\0';
         return ret;
+}
+
+int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_status)
+{
+        int status = daemon_terminate(d);
+        if (ret_status)
+                *ret_status = status;
+        if (!d->dir[0])
+                return -EINVAL;
+        return daemon_spawn(d, extra_args);
 }
 
 int test_send_raw(int fd, const void *data, size_t size)
@@ -327,6 +350,93 @@ void test_kill_and_reap(pid_t pid)
                 return;
         (void) kill(pid, SIGKILL);
         (void) waitpid(pid, NULL, 0);
+}
+
+int test_spawn_memory_user(size_t bytes, pid_t *ret_pid, int *ret_fd)
+{
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char b;
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent || read(sv[1], &b, 1) != 1)
+                        _exit(EXIT_FAILURE);
+                char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        _exit(EXIT_FAILURE);
+                memset(p, 1, bytes);
+                (void) write(sv[1], "t", 1);
+                for (;;)
+                        pause();
+        }
+        close(sv[1]);
+        *ret_pid = pid;
+        *ret_fd = sv[0];
+        return 0;
+}
+
+int test_memory_user_touch(int fd, int timeout_ms)
+{
+        char b;
+        if (write(fd, "t", 1) != 1)
+                return -errno;
+        int r = recv_exact(fd, &b, 1, timeout_ms);
+        return r == 1 ? 0 : r == 0 ? -ECONNRESET : r;
+}
+
+pid_t test_dead_pid(void)
+{
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(0);
+        if (pid < 0 || waitpid(pid, NULL, 0) != pid)
+                return -1;
+        return pid;
+}
+
+int test_wait_exit(pid_t pid, int timeout_ms, int *ret_status)
+{
+        for (int i = 0;; i++) {
+                pid_t r = waitpid(pid, ret_status, WNOHANG);
+                if (r < 0)
+                        return -errno;
+                if (r == pid)
+                        return 1;
+                if (i >= timeout_ms / 10)
+                        return 0;
+                sleep_ms(10);
+        }
+}
+
+int test_read_file(const char *path, char *buf, size_t size)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        size_t n = 0;
+        while (n < size - 1) {
+                ssize_t k = read(fd, buf + n, size - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        int r = -errno;
+                        close(fd);
+                        return r;
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        close(fd);
+        while (n > 0 && buf[n - 1] == '\n')
+                n--;
+        buf[n] = '\0';
+        return 0;
 }
 
 int test_task_cgroup(pid_t pid, pid_t tid, const char *hierarchy, char **ret)

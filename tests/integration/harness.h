@@ -30,6 +30,12 @@ int test_daemon_start(TestDaemon *d, const char *const *extra_args);
  * it was killed by a signal. */
 int test_daemon_stop(TestDaemon *d);
 
+/* Stop the daemon as test_daemon_stop() does (its exit status, in the same
+ * terms, goes to *ret_status) but keep its directory, and start it again
+ * with the same socket, state directory and configuration. Returns what
+ * test_daemon_start() returns. */
+int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_status);
+
 /* Is the daemon process still running? */
 bool test_daemon_alive(const TestDaemon *d);
 
@@ -57,6 +63,24 @@ int test_call(int fd, uint32_t stream_id, const char *method, const ProtobufCMes
 int test_spawn_fake_vmm(const char *const *names, size_t n, pid_t *ret_pid, pid_t *ret_tids);
 /* SIGKILL and reap a process started by the test (no-op for pid <= 0). */
 void test_kill_and_reap(pid_t pid);
+
+/* A stand-in process that maps and touches `bytes` of anonymous memory when
+ * test_memory_user_touch() tells it to (after it was moved into a cgroup),
+ * then waits to be killed; it dies with the test process. *ret_fd is the
+ * caller's end of the control socket. */
+int test_spawn_memory_user(size_t bytes, pid_t *ret_pid, int *ret_fd);
+/* Touch now and wait up to timeout_ms until it is done. */
+int test_memory_user_touch(int fd, int timeout_ms);
+
+/* A pid no process has: a child that exited and was reaped. */
+pid_t test_dead_pid(void);
+
+/* Reap a child within timeout_ms: 1 with its wait status, 0 when it still
+ * runs, -errno. */
+int test_wait_exit(pid_t pid, int timeout_ms, int *ret_status);
+
+/* A whole (small) file without its trailing newlines into buf. */
+int test_read_file(const char *path, char *buf, size_t size);
 
 /* The cgroup path of a task in one hierarchy, from /proc/<pid>/task/<tid>/cgroup:
  * hierarchy is a v1 controller name ("cpu") or "" for the cgroup2 line. */

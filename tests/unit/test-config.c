@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "common/macro.h"
+#include "common/strv.h"
 #include "daemon/conf.h"
+#include "daemon/vmm.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
 
@@ -62,6 +64,23 @@ static const char *write_file(const char *name, const char *data, size_t size)
         return path;
 }
 
+/* NULL-terminated expected strings; a NULL list compares equal to NULL only. */
+static void assert_strv_eq(char *const *l, const char *const *expected)
+{
+        size_t n = 0;
+
+        if (!expected) {
+                ck_assert_ptr_null(l);
+                return;
+        }
+        ck_assert_ptr_nonnull(l);
+        for (; expected[n]; n++) {
+                ck_assert_ptr_nonnull(l[n]);
+                ck_assert_str_eq(l[n], expected[n]);
+        }
+        ck_assert_ptr_null(l[n]);
+}
+
 static void assert_config_eq(const Config *a, const Config *b)
 {
         ck_assert_str_eq(a->socket_path, b->socket_path);
@@ -70,6 +89,8 @@ static void assert_config_eq(const Config *a, const Config *b)
         ck_assert_str_eq(a->cgroup_root, b->cgroup_root);
         ck_assert_int_eq(a->driver, b->driver);
         ck_assert_int_eq(a->log_level, b->log_level);
+        ck_assert_str_eq(a->default_parent, b->default_parent);
+        assert_strv_eq(a->vcpu_patterns, (const char *const *) b->vcpu_patterns);
         ck_assert_uint_eq(a->max_message_size, b->max_message_size);
         ck_assert_uint_eq(a->max_connections, b->max_connections);
         ck_assert_uint_eq(a->idle_timeout_usec, b->idle_timeout_usec);
@@ -140,6 +161,8 @@ START_TEST(test_defaults)
         ck_assert_uint_eq(c.idle_timeout_usec, 300 * USEC_PER_SEC);
         ck_assert_uint_eq(c.frame_timeout_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(c.max_sandboxes, 4096);
+        ck_assert_str_eq(c.default_parent, "sandboxcg");
+        ck_assert_ptr_null(c.vcpu_patterns); /* the built-in patterns of daemon/vmm.h */
 
         /* config_done() leaves a zeroed Config, which it accepts again. */
         config_done(&c);
@@ -177,6 +200,9 @@ START_TEST(test_every_key)
                                              "CgroupRoot=/tmp/cgroup\n"
                                              "CgroupDriver=systemd\n"
                                              "LogLevel=debug\n"
+                                             "[Sandbox]\n"
+                                             "DefaultCgroupParent=/kubepods.slice/sandboxes.slice\n"
+                                             "VcpuThreadPattern=my-vcpu-%u\n"
                                              "[Limits]\n"
                                              "MaxMessageSize=512K\n"
                                              "MaxConnections=17\n"
@@ -192,6 +218,8 @@ START_TEST(test_every_key)
         ck_assert_str_eq(c.cgroup_root, "/tmp/cgroup");
         ck_assert_int_eq(c.driver, CGROUP_DRIVER_SYSTEMD);
         ck_assert_int_eq(c.log_level, LOG_DEBUG);
+        ck_assert_str_eq(c.default_parent, "kubepods.slice/sandboxes.slice");
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "my-vcpu-%u", NULL });
         ck_assert_uint_eq(c.max_message_size, 512 * 1024);
         ck_assert_uint_eq(c.max_connections, 17);
         ck_assert_uint_eq(c.idle_timeout_usec, 0);
@@ -348,6 +376,17 @@ static const struct {
         { "Daemon", "LogLevel", "8" },
         { "Daemon", "LogLevel", "-1" },
         { "Daemon", "LogLevel", "07" },
+        { "Sandbox", "DefaultCgroupParent", "../x" },
+        { "Sandbox", "DefaultCgroupParent", "/" },
+        { "Sandbox", "DefaultCgroupParent", "a//b" },
+        { "Sandbox", "DefaultCgroupParent", "a/./b" },
+        { "Sandbox", "DefaultCgroupParent", "a\\b" },
+        { "Sandbox", "DefaultCgroupParent", "kube pods" },
+        { "Sandbox", "VcpuThreadPattern", "vcpu%d" },
+        { "Sandbox", "VcpuThreadPattern", "%u%u" },
+        { "Sandbox", "VcpuThreadPattern", "vcpu%u-%u" },
+        { "Sandbox", "VcpuThreadPattern", "100%" },
+        { "Sandbox", "VcpuThreadPattern", "%s" },
         { "Limits", "MaxMessageSize", "0" },
         { "Limits", "MaxMessageSize", "0K" },
         { "Limits", "MaxMessageSize", "4194305" },
@@ -395,6 +434,88 @@ START_TEST(test_bad_value)
 }
 END_TEST
 
+START_TEST(test_sandbox_section)
+{
+        _cleanup_(config_done) Config c = {};
+        Error e = {};
+
+        parse_one(&c, "Sandbox", "DefaultCgroupParent", "/kubepods");
+        ck_assert_str_eq(c.default_parent, "kubepods");
+        parse_one(&c, "Sandbox", "DefaultCgroupParent", "kubepods");
+        ck_assert_str_eq(c.default_parent, "kubepods");
+        parse_one(&c, "Sandbox", "DefaultCgroupParent",
+                  "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice");
+        ck_assert_str_eq(c.default_parent,
+                         "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice");
+        ck_assert_ptr_null(c.vcpu_patterns);
+
+        parse_one(&c, "Sandbox", "VcpuThreadPattern", "CPU %u/KVM");
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "CPU %u/KVM", NULL });
+        ck_assert_str_eq(c.default_parent, "sandboxcg");
+
+        /* Twice: exactly those two, in order (the defaults are replaced, not
+         * added to). */
+        config_done(&c);
+        ck_assert_int_eq(config_init(&c), 0);
+        ck_assert_int_eq(config_parse_string(&c,
+                                             "[Sandbox]\n"
+                                             "VcpuThreadPattern=vm-vcpu-%u\n"
+                                             "DefaultCgroupParent=/pods\n"
+                                             "VcpuThreadPattern=100%% busy %u\n",
+                                             "test.conf", &e),
+                         0);
+        ck_assert(!error_is_set(&e));
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "vm-vcpu-%u", "100%% busy %u", NULL });
+        ck_assert_str_eq(c.default_parent, "pods");
+
+        /* A later parse that does not name them keeps them; one that does
+         * replaces them (its first pattern starts the list over). */
+        ck_assert_int_eq(config_parse_string(&c, "[Limits]\nMaxSandboxes=3\n", "two", &e), 0);
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "vm-vcpu-%u", "100%% busy %u", NULL });
+        ck_assert_int_eq(config_parse_string(&c, "[Sandbox]\nVcpuThreadPattern=only\n", "three", &e), 0);
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "only", NULL });
+        ck_assert(!error_is_set(&e));
+}
+END_TEST
+
+/* At most 64 patterns. */
+START_TEST(test_vcpu_pattern_limit)
+{
+        _cleanup_(config_done) Config c = {};
+        char text[64 * 32 + 64], *q = text;
+        Error e = {};
+
+        ck_assert_int_eq(config_init(&c), 0);
+        q += sprintf(q, "[Sandbox]\n");
+        for (unsigned i = 0; i < 64; i++)
+                q += sprintf(q, "VcpuThreadPattern=t%u-%%u\n", i);
+        ck_assert_int_eq(config_parse_string(&c, text, "test.conf", &e), 0);
+        ck_assert_uint_eq(strv_length(c.vcpu_patterns), 64);
+        ck_assert_str_eq(c.vcpu_patterns[0], "t0-%u");
+        ck_assert_str_eq(c.vcpu_patterns[63], "t63-%u");
+
+        (void) sprintf(q, "VcpuThreadPattern=t64-%%u\n");
+        assert_rejected(text, "test.conf:66: ", "[Sandbox] VcpuThreadPattern=t64-%u", "at most 64", NULL);
+}
+END_TEST
+
+/* What the messages of the [Sandbox] keys say. */
+START_TEST(test_sandbox_section_errors)
+{
+        assert_rejected("[Sandbox]\nDefaultCgroupParent=../x\n", "test.conf:2: ",
+                        "[Sandbox] DefaultCgroupParent=../x: ", "\"..\"", NULL);
+        assert_rejected("# parent\n[Sandbox]\n\nDefaultCgroupParent=a//b\n", "test.conf:4: ",
+                        "empty path component", NULL);
+        assert_rejected("[Sandbox]\nVcpuThreadPattern=vcpu%d\n", "test.conf:2: ",
+                        "[Sandbox] VcpuThreadPattern=vcpu%d: ", "at most one %u", NULL);
+        /* A bad pattern after good ones: none of them stick. */
+        assert_rejected("[Sandbox]\nVcpuThreadPattern=a%u\nVcpuThreadPattern=%u%u\n", "test.conf:3: ", NULL);
+        assert_rejected("[Sandbox]\nVcpuThreadPattern=\n", "test.conf:2: ", "empty value", NULL);
+        assert_rejected("[Sandbox]\nDefaultCgroupParent=\n", "test.conf:2: ", "empty value", NULL);
+        assert_rejected("[Sandbox]\nCgroupParent=x\n", "unknown key", NULL);
+}
+END_TEST
+
 START_TEST(test_empty_value)
 {
         assert_rejected("[Daemon]\nSocket=\n", "test.conf:2: ", "[Daemon] Socket=", "empty value", NULL);
@@ -408,25 +529,35 @@ END_TEST
 START_TEST(test_failure_keeps_config)
 {
         _cleanup_(config_done) Config c = {};
-        char *socket_path, *state_dir;
+        char *socket_path, *state_dir, *default_parent, **vcpu_patterns;
         Error e = {};
 
         ck_assert_int_eq(config_init(&c), 0);
         ck_assert_int_eq(config_parse_string(&c, "[Daemon]\nStateDirectory=/run/x\n", "one", &e), 0);
+        ck_assert_int_eq(config_parse_string(&c, "[Sandbox]\nVcpuThreadPattern=v%u\nDefaultCgroupParent=p\n",
+                                             "one", &e),
+                         0);
         socket_path = c.socket_path;
         state_dir = c.state_dir;
+        default_parent = c.default_parent;
+        vcpu_patterns = c.vcpu_patterns;
 
         ck_assert_int_eq(config_parse_string(&c,
                                              "[Daemon]\nSocket=/run/y.sock\nStateDirectory=/run/z\n"
-                                             "CgroupDriver=systemd\n[Limits]\nMaxConnections=nope\n",
+                                             "CgroupDriver=systemd\n[Sandbox]\nVcpuThreadPattern=w%u\n"
+                                             "DefaultCgroupParent=q\n[Limits]\nMaxConnections=nope\n",
                                              "two", &e),
                          -EINVAL);
-        ck_assert_str_eq(e.message, "two:6: [Limits] MaxConnections=nope: not an unsigned integer");
+        ck_assert_str_eq(e.message, "two:9: [Limits] MaxConnections=nope: not an unsigned integer");
         ck_assert_ptr_eq(c.socket_path, socket_path);
         ck_assert_ptr_eq(c.state_dir, state_dir);
         ck_assert_str_eq(c.socket_path, SOCKET_PATH_DEFAULT);
         ck_assert_str_eq(c.state_dir, "/run/x");
         ck_assert_int_eq(c.driver, CGROUP_DRIVER_CGROUPFS);
+        ck_assert_ptr_eq(c.default_parent, default_parent);
+        ck_assert_str_eq(c.default_parent, "p");
+        ck_assert_ptr_eq(c.vcpu_patterns, vcpu_patterns);
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]){ "v%u", NULL });
 }
 END_TEST
 
@@ -667,6 +798,10 @@ START_TEST(test_example_file)
                 }
         ck_assert_uint_eq(keys, 16);
         ck_assert_msg(config_parse_string(&c, text, path, &e) == 0, "%s", e.message);
+        /* The patterns it lists are the built-in ones (NULL in a Config that
+         * names none). */
+        assert_strv_eq(c.vcpu_patterns, (const char *const[]) VCPU_PATTERNS_DEFAULT);
+        c.vcpu_patterns = strv_free(c.vcpu_patterns);
         assert_is_default(&c);
 }
 END_TEST
@@ -685,6 +820,9 @@ static Suite *config_suite(void)
         tcase_add_test(tc, test_modes_drivers_levels);
         tcase_add_test(tc, test_numbers);
         tcase_add_loop_test(tc, test_bad_value, 0, (int) ELEMENTSOF(bad_values));
+        tcase_add_test(tc, test_sandbox_section);
+        tcase_add_test(tc, test_vcpu_pattern_limit);
+        tcase_add_test(tc, test_sandbox_section_errors);
         tcase_add_test(tc, test_empty_value);
         tcase_add_test(tc, test_failure_keeps_config);
         tcase_add_test(tc, test_error_reporting);

@@ -944,9 +944,9 @@ START_TEST(test_combine_quota_periods)
                 { {}, SET(1000), {}, SET(1000), true, 2000 },
                 /* a short pod period: 1000 / 7000 at 1000 = 142.86 */
                 { SET(1000), SET(1000), SET(7000), SET(1000), true, 1143 },
-                /* unset on either side: no limit */
+                /* unset in the pod: no limit; in the overhead: adds nothing */
                 { SET(100000), {}, SET(100000), SET(50000), false, 0 },
-                { SET(100000), SET(50000), SET(100000), {}, false, 0 },
+                { SET(100000), SET(50000), SET(100000), {}, true, 50000 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -988,16 +988,36 @@ START_TEST(test_combine_unset_one_side)
         };
         _cleanup_(resources_done) Resources t = {}, t2 = {};
 
+        /* Unset in the overhead: it adds nothing. */
         combine_ok(&pod, &ovh, &t);
-        ck_assert(!t.cpu_shares.set);
-        ck_assert_ptr_null(t.cpuset_cpus);
-        ck_assert_ptr_null(t.cpuset_mems);
+        ck_assert(t.cpu_shares.set && t.cpu_shares.value == 1024);
+        ck_assert_str_eq(t.cpuset_cpus, "0-1");
         ck_assert(t.memory_limit.set && t.memory_limit.value == 2 * GiB);
-        ck_assert(!t.memory_swap.set);
-        ck_assert_uint_eq(t.n_hugepages, 1); /* 2MB limited on one side only */
-        ck_assert_str_eq(t.hugepages[0].page_size, "1GB");
-        ck_assert_uint_eq(t.hugepages[0].limit, 2 * GiB);
-        ck_assert(!t.pids_limit.set);
+        /* The overhead's memory counts as memory + swap (no swap). */
+        ck_assert(t.memory_swap.set && t.memory_swap.value == 3 * GiB);
+        ck_assert_uint_eq(t.n_hugepages, 2);
+        ck_assert_str_eq(t.hugepages[0].page_size, "2MB");
+        ck_assert_uint_eq(t.hugepages[0].limit, 2 * MiB);
+        ck_assert_str_eq(t.hugepages[1].page_size, "1GB");
+        ck_assert_uint_eq(t.hugepages[1].limit, 2 * GiB);
+        ck_assert(t.pids_limit.set && t.pids_limit.value == 10);
+        /* Unset in the pod: no limit on the sandbox, whatever the overhead. */
+        ck_assert_ptr_null(t.cpuset_mems);
+
+        /* The other way round: nothing the pod leaves open is limited. */
+        {
+                _cleanup_(resources_done) Resources t3 = {};
+
+                combine_ok(&ovh, &pod, &t3);
+                ck_assert(!t3.cpu_shares.set);
+                ck_assert_ptr_null(t3.cpuset_cpus);
+                ck_assert_str_eq(t3.cpuset_mems, "0-1");
+                ck_assert(t3.memory_limit.set && t3.memory_limit.value == 2 * GiB);
+                ck_assert(!t3.memory_swap.set);
+                ck_assert_uint_eq(t3.n_hugepages, 1);
+                ck_assert_str_eq(t3.hugepages[0].page_size, "1GB");
+                ck_assert(!t3.pids_limit.set);
+        }
 
         /* Nothing set anywhere: nothing set in the total. */
         {
