@@ -95,3 +95,4 @@ int verb_attach_vcpus(int argc, char **argv, CtlContext *ctx);
 int verb_delete(int argc, char **argv, CtlContext *ctx);
 int verb_get(int argc, char **argv, CtlContext *ctx);
 int verb_list(int argc, char **argv, CtlContext *ctx);
+int verb_gc(int argc, char **argv, CtlContext *ctx);

@@ -465,3 +465,10 @@ int sandboxcg_client_list_sandboxes(SandboxcgClient *c, const Sandboxcg__V1__Lis
         return call_typed(c, "ListSandboxes", req, &sandboxcg__v1__list_sandboxes_request__descriptor,
                           &sandboxcg__v1__list_sandboxes_response__descriptor, ret);
 }
+
+int sandboxcg_client_reconcile(SandboxcgClient *c, const Sandboxcg__V1__ReconcileRequest *req,
+                               Sandboxcg__V1__ReconcileResponse **ret)
+{
+        return call_typed(c, "Reconcile", req, &sandboxcg__v1__reconcile_request__descriptor,
+                          &sandboxcg__v1__reconcile_response__descriptor, ret);
+}

@@ -172,6 +172,8 @@ int sandboxcg_client_get_sandbox(SandboxcgClient *c, const Sandboxcg__V1__GetSan
                                  Sandboxcg__V1__GetSandboxResponse **ret);
 int sandboxcg_client_list_sandboxes(SandboxcgClient *c, const Sandboxcg__V1__ListSandboxesRequest *req,
                                     Sandboxcg__V1__ListSandboxesResponse **ret);
+int sandboxcg_client_reconcile(SandboxcgClient *c, const Sandboxcg__V1__ReconcileRequest *req,
+                               Sandboxcg__V1__ReconcileResponse **ret);
 
 #ifdef __cplusplus
 }

@@ -32,6 +32,7 @@ static const Verb verbs[] = {
         {"delete", "ID...", 1, UINT_MAX, verb_delete, "Kill what is left in sandboxes, remove them"},
         {"get", "ID", 1, 1, verb_get, "Show a sandbox"},
         {"list", "", 0, 0, verb_list, "List the sandboxes"},
+        {"gc", "", 0, 0, verb_gc, "Remove cgroups the daemon made but lost track of"},
 };
 
 int ctl_connect(CtlContext *ctx)
@@ -173,6 +174,9 @@ static void help(void)
                "     --expect=N           With --discover: fail unless N are found\n"
                "     --pattern=PATTERN    With --discover: a thread name pattern such as\n"
                "                          'vcpu%%u' (repeatable; default: the daemon's)\n"
+               "\n"
+               "Options of gc:\n"
+               "     --dry-run            Report what would be removed, change nothing\n"
                "\n"
                "See the sandboxcgctl(1) man page for details.\n",
                SANDBOXCG_SOCKET_PATH_DEFAULT, SANDBOXCG_TIMEOUT_DEFAULT_USEC / 1000000ULL);

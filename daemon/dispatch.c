@@ -132,6 +132,7 @@ static const Method methods[] = {
         { "DeleteSandbox", &sandboxcg__v1__delete_sandbox_request__descriptor, method_delete_sandbox, true },
         { "GetSandbox", &sandboxcg__v1__get_sandbox_request__descriptor, method_get_sandbox, false },
         { "ListSandboxes", &sandboxcg__v1__list_sandboxes_request__descriptor, method_list_sandboxes, false },
+        { "Reconcile", &sandboxcg__v1__reconcile_request__descriptor, method_reconcile, true },
 };
 
 static const Method *method_find(const char *name)

@@ -86,6 +86,29 @@ static void log_store_problem(void *userdata, StoreProblem problem, const char *
 /* Take over the sandboxes recorded by an earlier run of the daemon during
  * this boot, before READY=1: load every record, then finish or undo what a
  * crash interrupted and pin each VMM again (sandbox-recover.c). */
+/* Trees the daemon made but has no record of (it crashed between the two,
+ * or the state directory was lost) and records whose trees are gone. */
+static int manager_reconcile(Manager *m)
+{
+        GcFinding *found = NULL;
+        bool markers;
+        size_t n = 0;
+        Error e = {};
+        int r;
+
+        r = sandbox_gc(m, false, &found, &n, &markers, &e);
+        if (r < 0)
+                return log_error_errno(r, "Cannot reconcile the sandboxes with the kernel: %s", e.message);
+        if (!markers)
+                log_warning("No cgroup hierarchy here can hold extended attributes: cgroups left without a record "
+                            "cannot be told apart from others' and are not looked for");
+        for (size_t i = 0; i < n; i++)
+                log_sandbox_full_errno(LOG_NOTICE, 0, found[i].id, "%s under %s%s", gc_kind_to_string(found[i].kind),
+                                       found[i].parent, found[i].fixed ? ": removed" : ": left for DeleteSandbox");
+        gc_findings_free(found, n);
+        return 0;
+}
+
 static int manager_load_sandboxes(Manager *m)
 {
         _cleanup_free_ Sandbox **list = NULL;
@@ -128,7 +151,7 @@ static int manager_load_sandboxes(Manager *m)
         }
         if (n > 0)
                 log_info("Loaded %zu sandbox records from %s", n, m->config.state_dir);
-        return 0;
+        return manager_reconcile(m);
 }
 
 int manager_start(Manager *m)
@@ -149,6 +172,8 @@ int manager_start(Manager *m)
         r = cgroup_engine_init(&m->engine, &m->host, &e);
         if (r < 0)
                 return log_error_errno(r, "Cannot use the cgroups of this host: %s", e.message);
+        /* The state directory names this daemon in the marks it leaves. */
+        m->engine.owner = m->config.state_dir;
 
         /* The sandbox records; only root may read them. */
         r = mkdir_p(m->config.state_dir, 0700);

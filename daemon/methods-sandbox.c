@@ -333,3 +333,51 @@ int method_list_sandboxes(Manager *m, const Peer *peer, const ProtobufCMessage *
         *ret_response = &TAKE_PTR(resp)->base;
         return 0;
 }
+
+static const Sandboxcg__V1__FindingKind finding_kind_map[_GC_KIND_MAX] = {
+        [GC_ORPHAN] = SANDBOXCG__V1__FINDING_KIND__FINDING_KIND_ORPHAN,
+        [GC_RECORD_WITHOUT_CGROUPS] = SANDBOXCG__V1__FINDING_KIND__FINDING_KIND_RECORD_WITHOUT_CGROUPS,
+        [GC_PARTIAL_CGROUPS] = SANDBOXCG__V1__FINDING_KIND__FINDING_KIND_PARTIAL_CGROUPS,
+};
+
+int method_reconcile(Manager *m, const Peer *peer, const ProtobufCMessage *request, ProtobufCMessage **ret_response,
+                     Error *e)
+{
+        const Sandboxcg__V1__ReconcileRequest *req = (const void *) request;
+        _cleanup_pb_ Sandboxcg__V1__ReconcileResponse *resp = NULL;
+        bool dry_run = req->has_dry_run && req->dry_run, markers;
+        GcFinding *found = NULL;
+        size_t n = 0;
+        int r;
+
+        r = sandbox_gc(m, dry_run, &found, &n, &markers, e);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++)
+                log_sandbox_full_errno(LOG_NOTICE, 0, found[i].id, "%s under %s%s (Reconcile for pid %d uid %u)",
+                                       gc_kind_to_string(found[i].kind), found[i].parent,
+                                       found[i].fixed ? ": removed" : dry_run ? ": dry run" : ": left",
+                                       (int) peer->pid, (unsigned) peer->uid);
+
+        resp = pb_new(&sandboxcg__v1__reconcile_response__descriptor);
+        if (!resp || (n > 0 && !(resp->findings = calloc(n, sizeof *resp->findings))))
+                goto oom;
+        PB_SET(resp, markers_supported, markers);
+        for (size_t i = 0; i < n; i++) {
+                Sandboxcg__V1__Finding *f = pb_new(&sandboxcg__v1__finding__descriptor);
+
+                if (!f)
+                        goto oom;
+                resp->findings[resp->n_findings++] = f;
+                PB_SET(f, kind, finding_kind_map[found[i].kind]);
+                PB_SET(f, fixed, found[i].fixed);
+                if (pb_strdup(&f->id, found[i].id) < 0 || pb_strdup(&f->cgroup_parent, found[i].parent) < 0)
+                        goto oom;
+        }
+        gc_findings_free(found, n);
+        *ret_response = &TAKE_PTR(resp)->base;
+        return 0;
+oom:
+        gc_findings_free(found, n);
+        return oom(e);
+}

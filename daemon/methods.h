@@ -26,5 +26,7 @@ int method_delete_sandbox(Manager *m, const Peer *peer, const ProtobufCMessage *
                           ProtobufCMessage **ret_response, Error *e);
 int method_get_sandbox(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                        ProtobufCMessage **ret_response, Error *e);
+int method_reconcile(Manager *m, const Peer *peer, const ProtobufCMessage *request, ProtobufCMessage **ret_response,
+                     Error *e);
 int method_list_sandboxes(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                           ProtobufCMessage **ret_response, Error *e);

@@ -162,3 +162,146 @@ int sandbox_recover(Manager *m, Sandbox *s, SandboxRecovery *ret, Error *e)
         *ret = what;
         return 0;
 }
+
+/* ---- reconciliation: orphans and lost trees ---------------------------- */
+
+static const char *const gc_kind_table[_GC_KIND_MAX] = {
+        [GC_ORPHAN] = "orphan",
+        [GC_RECORD_WITHOUT_CGROUPS] = "record-without-cgroups",
+        [GC_PARTIAL_CGROUPS] = "partial-cgroups",
+};
+
+const char *gc_kind_to_string(GcKind k)
+{
+        if (k < 0 || k >= _GC_KIND_MAX)
+                return NULL;
+        return gc_kind_table[k];
+}
+
+void gc_findings_free(GcFinding *f, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(f[i].id);
+                free(f[i].parent);
+        }
+        free(f);
+}
+
+typedef struct GcList {
+        GcFinding *items;
+        size_t n, allocated;
+} GcList;
+
+static int gc_add(GcList *l, GcKind kind, const char *id, const char *parent)
+{
+        GcFinding *f;
+
+        if (l->n == l->allocated) {
+                size_t k = MAX(l->allocated * 2, (size_t) 8);
+                GcFinding *p = reallocarray(l->items, k, sizeof *p);
+                if (!p)
+                        return -ENOMEM;
+                l->items = p;
+                l->allocated = k;
+        }
+        f = &l->items[l->n];
+        *f = (GcFinding){ .kind = kind, .id = strdup(id), .parent = strdup(parent) };
+        if (!f->id || !f->parent) {
+                free(f->id);
+                free(f->parent);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+typedef struct OrphanScan {
+        Manager *m;
+        GcList *list;
+} OrphanScan;
+
+static int orphan_found(void *userdata, const char *parent, const char *id)
+{
+        OrphanScan *scan = userdata;
+        const Sandbox *s = sandbox_find(scan->m, id);
+
+        if (s && streq(s->spec.parent, parent))
+                return 0; /* recorded: not an orphan */
+        return gc_add(scan->list, GC_ORPHAN, id, parent);
+}
+
+int sandbox_gc(Manager *m, bool dry_run, GcFinding **ret, size_t *ret_n, bool *ret_markers, Error *e)
+{
+        GcList list = {};
+        OrphanScan scan = { .m = m, .list = &list };
+        int r;
+
+        /* Trees with the daemon's marker but no record. */
+        *ret_markers = m->engine.marker != NULL;
+        if (m->engine.marker) {
+                r = cgroup_find_marked(&m->engine, orphan_found, &scan, e);
+                if (r == -ENOMEM)
+                        r = error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "Out of memory");
+                if (r < 0)
+                        goto fail;
+        }
+
+        /* Records whose trees are gone, wholly or in part. */
+        for (size_t i = 0; i < m->n_sandboxes; i++) {
+                const Sandbox *s = m->sandboxes[i];
+
+                if (s->state == SANDBOX_CREATING || s->state == SANDBOX_DELETING)
+                        continue; /* recovery's business */
+                r = cgroup_exists(&m->engine, s->spec.parent, s->spec.id);
+                if (r == 1)
+                        continue;
+                if (r < 0 && r != -EUCLEAN) {
+                        r = error_set(e, GRPC_INTERNAL, -r, "Sandbox %s: cannot look at its cgroups: %s",
+                                      s->spec.id, strerror(-r));
+                        goto fail;
+                }
+                r = gc_add(&list, r == 0 ? GC_RECORD_WITHOUT_CGROUPS : GC_PARTIAL_CGROUPS, s->spec.id,
+                           s->spec.parent);
+                if (r < 0) {
+                        r = error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "Out of memory");
+                        goto fail;
+                }
+        }
+
+        if (!dry_run)
+                for (size_t i = 0; i < list.n; i++) {
+                        GcFinding *f = &list.items[i];
+                        Sandbox *s;
+
+                        switch (f->kind) {
+                        case GC_ORPHAN:
+                                /* Nobody manages it: whatever runs there goes. */
+                                r = cgroup_destroy(&m->engine, f->parent, f->id, e);
+                                if (r >= 0)
+                                        r = cgroup_remove_marked_levels(&m->engine, f->parent, e);
+                                break;
+                        case GC_RECORD_WITHOUT_CGROUPS:
+                                /* Someone removed the tree, and the VM with it: the
+                                 * record describes nothing any more. */
+                                s = sandbox_find(m, f->id);
+                                s->state = SANDBOX_DELETING;
+                                r = sandbox_finish_delete(m, s, e);
+                                break;
+                        default:
+                                /* Half a tree: not knowing how it came to be,
+                                 * leave it to DeleteSandbox (which copes). */
+                                r = 0;
+                                continue;
+                        }
+                        if (r < 0)
+                                goto fail;
+                        f->fixed = true;
+                }
+
+        *ret = list.items;
+        *ret_n = list.n;
+        return 0;
+fail:
+        gc_findings_free(list.items, list.n);
+        return r;
+}

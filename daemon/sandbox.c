@@ -843,6 +843,21 @@ static Sandbox *sandbox_beneath(Manager *m, const Sandbox *s, const char *dir)
         return NULL;
 }
 
+/* Another live sandbox under the same parent? */
+static bool sandbox_beneath_parent(Manager *m, const Sandbox *s)
+{
+        size_t n = strlen(s->spec.parent);
+
+        for (size_t i = 0; i < m->n_sandboxes; i++) {
+                const Sandbox *t = m->sandboxes[i];
+
+                if (t != s && strncmp(t->spec.parent, s->spec.parent, n) == 0 &&
+                    (t->spec.parent[n] == '\0' || t->spec.parent[n] == '/'))
+                        return true;
+        }
+        return false;
+}
+
 /* The parent levels s made: removed deepest first when nobody lives there,
  * or handed to a sandbox that still lives beneath (which removes them in
  * turn). A level someone else put something into stays. */
@@ -861,6 +876,15 @@ void sandbox_release_parents(Manager *m, Sandbox *s)
                         continue;
                 }
                 if (cgroup_remove_level(&m->engine, dir, &e) < 0 && error_is_set(&e))
+                        log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "%s", e.message);
+        }
+
+        /* Levels the daemon made for a sandbox whose record was lost carry
+         * its marker: the last sandbox beneath takes them along. */
+        if (!sandbox_beneath_parent(m, s)) {
+                Error e = {};
+
+                if (cgroup_remove_marked_levels(&m->engine, s->spec.parent, &e) < 0)
                         log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "%s", e.message);
         }
 }

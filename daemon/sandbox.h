@@ -148,6 +148,32 @@ const char *sandbox_recovery_to_string(SandboxRecovery r);
  * *_DELETE_DONE, s is gone. */
 int sandbox_recover(Manager *m, Sandbox *s, SandboxRecovery *ret, Error *e);
 
+typedef enum GcKind {
+        GC_ORPHAN,                      /* a tree with the daemon's marker and no record */
+        GC_RECORD_WITHOUT_CGROUPS,      /* a record whose tree is gone */
+        GC_PARTIAL_CGROUPS,             /* a record whose tree is gone in some hierarchies */
+        _GC_KIND_MAX,
+} GcKind;
+
+const char *gc_kind_to_string(GcKind k);
+
+typedef struct GcFinding {
+        GcKind kind;
+        char *id;
+        char *parent;
+        bool fixed;                     /* removed (orphan) or dropped (record) */
+} GcFinding;
+
+void gc_findings_free(GcFinding *f, size_t n);
+
+/* Compare the records with the kernel: orphans (found by the marker the
+ * engine leaves on what it makes; *ret_markers false when this host cannot
+ * hold markers, and orphans are then not looked for) are removed with their
+ * marked parent levels, records whose tree is gone are dropped; partial trees
+ * are only reported (DeleteSandbox removes them). With dry_run nothing is
+ * changed. *ret (free with gc_findings_free()) lists what was found. */
+int sandbox_gc(Manager *m, bool dry_run, GcFinding **ret, size_t *ret_n, bool *ret_markers, Error *e);
+
 /* Read back what the kernel holds for every file the spec writes. */
 int sandbox_read_applied(Manager *m, const Sandbox *s, char ***ret_files, char ***ret_values, size_t *ret_n,
                          Error *e);

@@ -404,7 +404,7 @@ int store_load(Store *st, Manager *m, StoreProblemFn problem, void *userdata, Sa
                 const char *reason = NULL;
                 struct dirent *de;
                 Sandbox *s = NULL;
-                size_t size;
+                size_t size = 0;
 
                 errno = 0;
                 de = readdir(d);

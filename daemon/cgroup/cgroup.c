@@ -81,6 +81,12 @@ int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent
                         (void) cg_rmdir(&eng->fs, p, NULL);
                         return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
                 }
+                if (r > 0 && h == eng->marker) {
+                        r = cg_set_xattr(&eng->fs, p, CGROUP_XATTR_LEVEL, strempty(eng->owner), e);
+                        if (r < 0)
+                                return r;
+                        r = 1;
+                }
                 _cleanup_free_ char *up = strndup(p, (size_t) (s - p) - (s > p ? 1 : 0));
                 if (!up)
                         return -ENOMEM;
@@ -114,6 +120,31 @@ void cgroup_engine_done(CgroupEngine *eng)
         free(eng->hierarchies);
         cgroupfs_close(&eng->fs);
         *eng = (CgroupEngine){ .fs.root_fd = -EBADF };
+}
+
+/* Can dir (a mount) hold trusted.* attributes? */
+static bool supports_xattr(CgroupEngine *eng, const char *dir)
+{
+        char buf[2];
+        int r = cg_get_xattr(&eng->fs, dir, CGROUP_XATTR_LEVEL, buf, sizeof buf);
+
+        return r >= 0 || r == -ENODATA || r == -ERANGE;
+}
+
+static void engine_pick_marker(CgroupEngine *eng)
+{
+        const Hierarchy *u = cgroup_engine_unified(eng);
+
+        eng->marker = NULL;
+        if (u && supports_xattr(eng, u->mount_dir)) {
+                eng->marker = u;
+                return;
+        }
+        for (size_t i = 0; i < eng->n_hierarchies; i++)
+                if (supports_xattr(eng, eng->hierarchies[i].mount_dir)) {
+                        eng->marker = &eng->hierarchies[i];
+                        return;
+                }
 }
 
 static int mount_dir_of(const HostProbe *host, const char *mount_point, char **ret)
@@ -219,6 +250,7 @@ int cgroup_engine_init(CgroupEngine *eng, const HostProbe *host, Error *e)
                                 goto fail;
                 }
         }
+        engine_pick_marker(eng);
         return 0;
 fail:
         cgroup_engine_done(eng);
@@ -438,6 +470,108 @@ int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Er
         return 0;
 }
 
+#define FIND_DEPTH_MAX 64
+
+static int find_marked_below(CgroupEngine *eng, const char *dir, size_t base, unsigned depth, CgroupFoundFn found,
+                             void *userdata, Error *e)
+{
+        _cleanup_strv_free_ char **children = NULL;
+        int r;
+
+        if (depth > FIND_DEPTH_MAX)
+                return 0;
+        r = cg_list_children(&eng->fs, dir, &children, NULL);
+        if (r == -ENOENT)
+                return 0; /* removed meanwhile */
+        if (r < 0)
+                return error_set(e, grpc_code_from_errno(r), -r, "cannot list %s/%s: %s", eng->fs.root_path, dir,
+                                 strerror(-r));
+
+        for (char **c = children; c && *c; c++) {
+                _cleanup_free_ char *sub = NULL;
+                char mark[PATH_MAX + 256];
+
+                if (asprintf(&sub, "%s%s%s", dir, dir[0] ? "/" : "", *c) < 0) {
+                        sub = NULL;
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                }
+                r = cg_get_xattr(&eng->fs, sub, CGROUP_XATTR_SANDBOX, mark, sizeof mark);
+                if (r >= 0) {
+                        /* Ours, if the marker names this very directory and
+                         * this daemon. */
+                        char *at = strchr(mark, '@');
+                        if (!at || !streq(at + 1, strempty(eng->owner)))
+                                continue;
+                        *at = '\0';
+                        if (!streq(mark, *c) || strlen(sub) <= base + strlen(*c) + 1)
+                                continue;
+                        const char *id = mark;
+                        _cleanup_free_ char *parent = strndup(sub + base, strlen(sub) - base - strlen(*c) - 1);
+                        if (!parent)
+                                return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                        r = found(userdata, parent, id);
+                        if (r < 0)
+                                return r;
+                        continue; /* its insides are the sandbox's */
+                }
+                r = find_marked_below(eng, sub, base, depth + 1, found, userdata, e);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int cgroup_find_marked(CgroupEngine *eng, CgroupFoundFn found, void *userdata, Error *e)
+{
+        const Hierarchy *h = eng->marker;
+        size_t base;
+
+        if (!h)
+                return error_set(e, GRPC_FAILED_PRECONDITION, EOPNOTSUPP,
+                                 "no cgroup hierarchy of this host can hold the daemon's markers (extended "
+                                 "attributes): cgroups without a record cannot be told apart from others'");
+        /* Paths below the mount, as "parent/id": skip "<mount>/". */
+        base = strlen(h->mount_dir) + (h->mount_dir[0] ? 1 : 0);
+        return find_marked_below(eng, h->mount_dir, base, 0, found, userdata, e);
+}
+
+int cgroup_remove_marked_levels(CgroupEngine *eng, const char *parent, Error *e)
+{
+        _cleanup_free_ char *p = strdup(parent);
+
+        if (!p)
+                return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+        if (!eng->marker)
+                return 0;
+
+        for (;;) {
+                _cleanup_free_ char *mdir = NULL;
+                char buf[PATH_MAX + 1];
+                int r;
+
+                const char *mparts[] = { eng->marker->mount_dir, p };
+                if (path_join(&mdir, mparts, ELEMENTSOF(mparts)) < 0)
+                        return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                if (cg_get_xattr(&eng->fs, mdir, CGROUP_XATTR_LEVEL, buf, sizeof buf) < 0 ||
+                    !streq(buf, strempty(eng->owner)))
+                        return 0; /* not made by this daemon (or gone): stop here */
+
+                /* Only where the marker proves it ours: the same level in
+                 * other hierarchies may be someone else's (kubelet makes pod
+                 * cgroups in the v1 hierarchies, not in the unified one). */
+                r = cgroup_remove_level(eng, mdir, e);
+                if (r == -EBUSY)
+                        return 0; /* in use: it and what is above stay */
+                if (r < 0)
+                        return r;
+
+                char *slash = strrchr(p, '/');
+                if (!slash)
+                        return 0;
+                *slash = '\0';
+        }
+}
+
 int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e)
 {
         int r = cg_rmdir(&eng->fs, dir, NULL);
@@ -481,6 +615,18 @@ int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const C
                                       "sandbox %s: cgroup %s/%s exists already and was not made by sandboxcgd", id,
                                       eng->fs.root_path, s_dir);
                         goto fail_keep;
+                }
+                if (h == eng->marker) {
+                        _cleanup_free_ char *mark = NULL;
+
+                        if (asprintf(&mark, "%s@%s", id, strempty(eng->owner)) < 0) {
+                                mark = NULL;
+                                r = error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
+                                goto fail;
+                        }
+                        r = cg_set_xattr(&eng->fs, s_dir, CGROUP_XATTR_SANDBOX, mark, e);
+                        if (r < 0)
+                                goto fail;
                 }
 
                 /* S's own limits first (v1 cpuset before any task can come),

@@ -54,11 +54,24 @@ struct Hierarchy {
         const HierarchyOps *ops;
 };
 
+/* Extended attributes by which the daemon recognizes what it made, in the
+ * marker hierarchy: on S "<id>@<owner>", on parent levels it created
+ * "<owner>", where owner (the state directory) tells apart two daemons on
+ * one host (tests run several): each only ever reclaims its own. */
+#define CGROUP_XATTR_SANDBOX "trusted.sandboxcg.sandbox"
+#define CGROUP_XATTR_LEVEL "trusted.sandboxcg.level"
+
 struct CgroupEngine {
         CgroupFs fs;
         const HostProbe *host;
         Hierarchy *hierarchies;
         size_t n_hierarchies;
+        /* Where the markers go: the cgroup2 hierarchy when there is one
+         * (xattrs always work there), else the first v1 hierarchy mounted
+         * with -o xattr; NULL when none can hold them (orphans then cannot
+         * be told apart from other people's cgroups). */
+        const Hierarchy *marker;
+        const char *owner;              /* for the markers; set by the caller, must outlive the engine */
         unsigned kill_timeout_ms;       /* how long delete waits for the tree to empty */
 };
 
@@ -101,6 +114,18 @@ int cgroup_parent_cpuset(CgroupEngine *eng, const char *parent, bool mems, char 
  * relative to the cgroup root, top down; NULL when none): what
  * cgroup_create() would make, for the intent record written before it. */
 int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Error *e);
+
+/* Every sandbox tree the daemon made that still exists, found by its marker:
+ * found(userdata, parent, id) for each (parent relative to the cgroup root,
+ * as in the API). -EOPNOTSUPP when the host has no marker hierarchy. */
+typedef int (*CgroupFoundFn)(void *userdata, const char *parent, const char *id);
+int cgroup_find_marked(CgroupEngine *eng, CgroupFoundFn found, void *userdata, Error *e);
+
+/* After an orphan's tree is gone: remove the levels of parent, deepest
+ * first, that carry the daemon's level marker and are empty, in the marker
+ * hierarchy (the only one where they are provably the daemon's). Stops at
+ * the first level in use. */
+int cgroup_remove_marked_levels(CgroupEngine *eng, const char *parent, Error *e);
 
 /* Remove dir (relative to the cgroup root), a parent level that
  * cgroup_create() made, if it is empty. Returns 0 when it is gone (or was

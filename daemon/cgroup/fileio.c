@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -730,6 +731,36 @@ int cg_write_pid(CgroupFs *fs, const char *dir, const char *file, pid_t pid, Err
 static int strcmp_ptr(const void *a, const void *b)
 {
         return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int cg_set_xattr(CgroupFs *fs, const char *dir, const char *name, const char *value, Error *e)
+{
+        _cleanup_close_ int fd = -EBADF;
+
+        fd = open_at_root(fs, dir, NULL, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, e, "setxattr");
+        if (fd < 0)
+                return fd;
+        if (fsetxattr(fd, name, value, strlen(value), 0) < 0)
+                return fail(e, fs, dir, NULL, errno, name, "setxattr");
+        FAILPOINT("kernel");
+        return 0;
+}
+
+int cg_get_xattr(CgroupFs *fs, const char *dir, const char *name, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = -EBADF;
+        ssize_t n;
+
+        if (size == 0)
+                return -EINVAL;
+        fd = open_at_root(fs, dir, NULL, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, NULL, "getxattr");
+        if (fd < 0)
+                return fd;
+        n = fgetxattr(fd, name, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
 }
 
 int cg_list_children(CgroupFs *fs, const char *dir, char ***ret, Error *e)

@@ -54,6 +54,13 @@ int cg_read_pids(CgroupFs *fs, const char *dir, const char *file, pid_t **ret, s
 /* Write one pid or tid to dir/file (cgroup.procs, cgroup.threads, tasks).
  * pid <= 0 is refused (0 would move the daemon itself). */
 int cg_write_pid(CgroupFs *fs, const char *dir, const char *file, pid_t pid, Error *e);
+/* Extended attributes of the directory dir ("trusted.*": only root may set
+ * or read them). cgroup2 always has them; a v1 hierarchy only when mounted
+ * with -o xattr (-EOPNOTSUPP otherwise). cg_get_xattr() returns -ENODATA
+ * when dir has no such attribute; the value is NUL-terminated. */
+int cg_set_xattr(CgroupFs *fs, const char *dir, const char *name, const char *value, Error *e);
+int cg_get_xattr(CgroupFs *fs, const char *dir, const char *name, char *buf, size_t size);
+
 /* Subdirectories of dir (names, sorted, NULL-terminated strv, freed with
  * strv_free); symlinks are not subdirectories. */
 int cg_list_children(CgroupFs *fs, const char *dir, char ***ret, Error *e);

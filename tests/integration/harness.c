@@ -159,6 +159,22 @@ int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_s
         return daemon_spawn(d, extra_args);
 }
 
+int test_daemon_stop_keep(TestDaemon *d, int *ret_status)
+{
+        int status = daemon_terminate(d);
+
+        if (ret_status)
+                *ret_status = status;
+        return d->dir[0] ? 0 : -EINVAL;
+}
+
+int test_daemon_start_again(TestDaemon *d, const char *const *extra_args)
+{
+        if (!d->dir[0])
+                return -EINVAL;
+        return daemon_spawn(d, extra_args);
+}
+
 int test_send_raw(int fd, const void *data, size_t size)
 {
         const uint8_t *p = data;

@@ -35,6 +35,10 @@ int test_daemon_stop(TestDaemon *d);
  * with the same socket, state directory and configuration. Returns what
  * test_daemon_start() returns. */
 int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_status);
+/* test_daemon_restart() in two steps, to change the state directory while the
+ * daemon is down. */
+int test_daemon_stop_keep(TestDaemon *d, int *ret_status);
+int test_daemon_start_again(TestDaemon *d, const char *const *extra_args);
 
 /* Is the daemon process still running? */
 bool test_daemon_alive(const TestDaemon *d);

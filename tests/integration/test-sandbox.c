@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/macro.h"
@@ -641,6 +642,77 @@ START_TEST(test_restart)
 }
 END_TEST
 
+/* A tree the daemon made but has no record of is removed (at start and by
+ * Reconcile), with what runs in it; a look-alike tree it did not make stays;
+ * a record whose tree is gone is dropped. */
+START_TEST(test_orphans)
+{
+        Spec s;
+        pid_t tids[3];
+        spec_init(&s);
+        create_ok("or-lost", &s);
+        create_ok("or-kept", &s);
+        pid_t vmm = spawn_vmm(tids);
+        assert_ok(attach_vmm("or-lost", vmm, NULL));
+
+        /* A stranger's tree of the same shape, without the daemon's marker. */
+        const char *stranger[] = { "", "/vcpu", "/pod_overhead" };
+        for (size_t i = 0; i < 3; i++)
+                ck_assert_int_eq(mkdir(fmt("%s/or-stranger%s", node_dir("cpu", "", ""), stranger[i]), 0755), 0);
+        if (controller("hugetlb") && version_of("hugetlb") == 2)
+                ck_assert_int_eq(mkdir(fmt("%s/or-stranger", node_dir("unified", "", "")), 0755), 0);
+
+        /* The record of or-lost is lost while the daemon is down. */
+        c = sandboxcg_client_free(c);
+        int status = -1;
+        ck_assert_int_eq(test_daemon_stop_keep(&d, &status), 0);
+        ck_assert_int_eq(unlink(fmt("%s/or-lost.sandbox", d.state_dir)), 0);
+        ck_assert_int_eq(test_daemon_start_again(&d, NULL), 0);
+        connect_client();
+
+        /* Reconciled before the daemon answered: the tree and its VMM are gone. */
+        assert_killed_by_daemon(vmm);
+        assert_no_dir(fmt("%s/or-lost", parent));
+        assert_code(get("or-lost", NULL), NOT_FOUND, NULL);
+        assert_limits("or-kept", &limits_case1);
+        ck_assert(exists(fmt("%s/or-stranger", node_dir("cpu", "", ""))));
+
+        /* A record whose tree someone removed: Reconcile drops it, and a dry
+         * run only reports it. */
+        const char *nodes[] = { "/vcpu", "/pod_overhead", "" };
+        for (size_t i = 0; i < host->n_controllers; i++) {
+                const char *name = host->controllers[i]->name;
+                for (size_t k = 0; k < 3; k++)
+                        (void) rmdir(fmt("%s%s", node_dir(name, "or-kept", ""), nodes[k]));
+        }
+        (void) rmdir(node_dir("unified", "or-kept", ""));
+
+        Sandboxcg__V1__ReconcileRequest rq = SANDBOXCG__V1__RECONCILE_REQUEST__INIT;
+        Sandboxcg__V1__ReconcileResponse *rr;
+        SET(rq, dry_run, 1);
+        assert_ok(CALL(reconcile, &rq, &rr));
+        ck_assert(rr->has_markers_supported && rr->markers_supported);
+        ck_assert_uint_eq(rr->n_findings, 1);
+        ck_assert_int_eq(rr->findings[0]->kind, SANDBOXCG__V1__FINDING_KIND__FINDING_KIND_RECORD_WITHOUT_CGROUPS);
+        ck_assert_str_eq(rr->findings[0]->id, "or-kept");
+        ck_assert(!rr->findings[0]->fixed);
+        get_ok("or-kept");
+
+        rq.dry_run = 0;
+        assert_ok(CALL(reconcile, &rq, &rr));
+        ck_assert_uint_eq(rr->n_findings, 1);
+        ck_assert(rr->findings[0]->fixed);
+        assert_code(get("or-kept", NULL), NOT_FOUND, NULL);
+        ck_assert(!exists(fmt("%s/or-kept.sandbox", d.state_dir)));
+
+        /* The stranger's tree was never touched. */
+        for (size_t i = 0; i < 3; i++)
+                ck_assert(exists(fmt("%s/or-stranger%s", node_dir("cpu", "", ""), stranger[i])));
+        assert_ok(CALL(reconcile, &rq, &rr));
+        ck_assert_uint_eq(rr->n_findings, 0);
+}
+END_TEST
+
 static Suite *sandbox_suite(void)
 {
         Suite *s = suite_create("sandbox");
@@ -656,6 +728,7 @@ static Suite *sandbox_suite(void)
         tcase_add_test(tc, test_update);
         tcase_add_test(tc, test_get_list);
         tcase_add_test(tc, test_delete);
+        tcase_add_test(tc, test_orphans);
         tcase_add_test(tc, test_vmm_exit);
         tcase_add_test(tc, test_restart);
         suite_add_tcase(s, tc);
