@@ -217,6 +217,22 @@ static int check_settled(const Sandbox *s, const char *what, Error *e)
         return 0;
 }
 
+/* The live sandbox id that takes operation what (NOT_FOUND, or
+ * FAILED_PRECONDITION while it is being created or deleted). */
+static int find_settled(Manager *m, const char *id, const char *what, Sandbox **ret, Error *e)
+{
+        Sandbox *s = find_or_fail(m, id, e);
+        int r;
+
+        if (!s)
+                return -ENOENT;
+        r = check_settled(s, what, e);
+        if (r < 0)
+                return r;
+        *ret = s;
+        return 0;
+}
+
 /* A cpuset list of a request must lie within what the parent allows (the
  * kernel would refuse the write half way through, or on v2 silently use
  * less). */
@@ -410,10 +426,7 @@ int sandbox_update(Manager *m, const char *id, const Resources *resources, const
         Sandbox *s;
         int r;
 
-        s = find_or_fail(m, id, e);
-        if (!s)
-                return -ENOENT;
-        r = check_settled(s, "UpdateSandbox", e);
+        r = find_settled(m, id, "UpdateSandbox", &s, e);
         if (r < 0)
                 return r;
         r = sandbox_plan_writes(m, s->spec.parent, resources, overhead, &writes, &n_writes, e);
@@ -510,10 +523,7 @@ int sandbox_attach_vmm(Manager *m, const char *id, pid_t pid, Sandbox **ret, Err
         Sandbox *s;
         int r;
 
-        s = find_or_fail(m, id, e);
-        if (!s)
-                return -ENOENT;
-        r = check_settled(s, "AttachVmm", e);
+        r = find_settled(m, id, "AttachVmm", &s, e);
         if (r < 0)
                 return r;
         if (pid <= 0)
@@ -743,10 +753,7 @@ int sandbox_attach_vcpus(Manager *m, const char *id, const VcpuRequest *req, San
         Sandbox *s;
         int r;
 
-        s = find_or_fail(m, id, e);
-        if (!s)
-                return -ENOENT;
-        r = check_settled(s, "AttachVcpus", e);
+        r = find_settled(m, id, "AttachVcpus", &s, e);
         if (r < 0)
                 return r;
         if (req->discover == (req->n_tids > 0))
