@@ -36,6 +36,7 @@ enum {
         {prefix "memory", required_argument, NULL, ARG_MEMORY + (offset)},              \
         {prefix "memory-swap", required_argument, NULL, ARG_MEMORY_SWAP + (offset)},    \
         {prefix "hugepages", required_argument, NULL, ARG_HUGEPAGES + (offset)},        \
+        {prefix "hugetlb", required_argument, NULL, ARG_HUGEPAGES + (offset)},          \
         {prefix "pids", required_argument, NULL, ARG_PIDS + (offset)}
 
 /* Entries of a struct option table: every resource option, its --overhead-
