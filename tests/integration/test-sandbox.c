@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -548,8 +549,25 @@ START_TEST(test_delete)
         assert_ok(attach_vcpus("del", NULL, 0, true, 2, NULL));
         ck_assert_msg(exists(record_of("del")), "no record %s", record_of("del"));
 
+        /* Where the kernel has cgroup.kill (5.14+, cgroup2), delete uses it:
+         * a write to the file is an IN_MODIFY event. */
+        int ino = -1;
+        const char *kill_file = host->unified_mount ? node_file("unified", "del", "", "cgroup.kill") : NULL;
+        if (kill_file && exists(kill_file)) {
+                ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+                ck_assert_int_ge(ino, 0);
+                ck_assert_int_ge(inotify_add_watch(ino, kill_file, IN_MODIFY), 0);
+        }
+
         delete_ok("del");
         assert_killed_by_daemon(vmm);
+        if (ino >= 0) {
+                char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+                ssize_t n = read(ino, buf, sizeof buf);
+                ck_assert_msg(n > 0 && (((const struct inotify_event *) buf)->mask & IN_MODIFY),
+                              "delete did not write %s", kill_file);
+                close(ino);
+        }
 
         assert_ok(delete_sb("del", &existed));
         ck_assert_msg(!existed, "second delete: existed=true");
