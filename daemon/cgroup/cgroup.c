@@ -82,7 +82,7 @@ int cgroup_walk_parent(CgroupEngine *eng, const Hierarchy *h, const char *parent
                         return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
                 }
                 if (r > 0 && h == eng->marker) {
-                        r = cg_set_xattr(&eng->fs, p, CGROUP_XATTR_LEVEL, strempty(eng->owner), e);
+                        r = cg_set_xattr(&eng->fs, p, eng->xattr_level, strempty(eng->owner), e);
                         if (r < 0)
                                 return r;
                         r = 1;
@@ -122,12 +122,14 @@ void cgroup_engine_done(CgroupEngine *eng)
         *eng = (CgroupEngine){ .fs.root_fd = -EBADF };
 }
 
-/* Can dir (a mount) hold trusted.* attributes? */
-static bool supports_xattr(CgroupEngine *eng, const char *dir)
+/* Can the mount of h hold the markers? */
+static bool supports_xattr(CgroupEngine *eng, const Hierarchy *h)
 {
-        char buf[2];
-        int r = cg_get_xattr(&eng->fs, dir, CGROUP_XATTR_LEVEL, buf, sizeof buf);
+        char name[48], buf[2];
+        int r;
 
+        (void) snprintf(name, sizeof name, "%s.%s", h->version == 2 ? "user" : "trusted", CGROUP_XATTR_LEVEL);
+        r = cg_get_xattr(&eng->fs, h->mount_dir, name, buf, sizeof buf);
         return r >= 0 || r == -ENODATA || r == -ERANGE;
 }
 
@@ -136,15 +138,17 @@ static void engine_pick_marker(CgroupEngine *eng)
         const Hierarchy *u = cgroup_engine_unified(eng);
 
         eng->marker = NULL;
-        if (u && supports_xattr(eng, u->mount_dir)) {
+        if (u && supports_xattr(eng, u))
                 eng->marker = u;
-                return;
-        }
-        for (size_t i = 0; i < eng->n_hierarchies; i++)
-                if (supports_xattr(eng, eng->hierarchies[i].mount_dir)) {
+        for (size_t i = 0; !eng->marker && i < eng->n_hierarchies; i++)
+                if (supports_xattr(eng, &eng->hierarchies[i]))
                         eng->marker = &eng->hierarchies[i];
-                        return;
-                }
+        if (eng->marker) {
+                const char *ns = eng->marker->version == 2 ? "user" : "trusted";
+
+                (void) snprintf(eng->xattr_sandbox, sizeof eng->xattr_sandbox, "%s.%s", ns, CGROUP_XATTR_SANDBOX);
+                (void) snprintf(eng->xattr_level, sizeof eng->xattr_level, "%s.%s", ns, CGROUP_XATTR_LEVEL);
+        }
 }
 
 static int mount_dir_of(const HostProbe *host, const char *mount_point, char **ret)
@@ -495,7 +499,7 @@ static int find_marked_below(CgroupEngine *eng, const char *dir, size_t base, un
                         sub = NULL;
                         return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
                 }
-                r = cg_get_xattr(&eng->fs, sub, CGROUP_XATTR_SANDBOX, mark, sizeof mark);
+                r = cg_get_xattr(&eng->fs, sub, eng->xattr_sandbox, mark, sizeof mark);
                 if (r >= 0) {
                         /* Ours, if the marker names this very directory and
                          * this daemon. */
@@ -552,7 +556,7 @@ int cgroup_remove_marked_levels(CgroupEngine *eng, const char *parent, Error *e)
                 const char *mparts[] = { eng->marker->mount_dir, p };
                 if (path_join(&mdir, mparts, ELEMENTSOF(mparts)) < 0)
                         return error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
-                if (cg_get_xattr(&eng->fs, mdir, CGROUP_XATTR_LEVEL, buf, sizeof buf) < 0 ||
+                if (cg_get_xattr(&eng->fs, mdir, eng->xattr_level, buf, sizeof buf) < 0 ||
                     !streq(buf, strempty(eng->owner)))
                         return 0; /* not made by this daemon (or gone): stop here */
 
@@ -624,7 +628,7 @@ int cgroup_create(CgroupEngine *eng, const char *parent, const char *id, const C
                                 r = error_set(e, GRPC_RESOURCE_EXHAUSTED, ENOMEM, "out of memory");
                                 goto fail;
                         }
-                        r = cg_set_xattr(&eng->fs, s_dir, CGROUP_XATTR_SANDBOX, mark, e);
+                        r = cg_set_xattr(&eng->fs, s_dir, eng->xattr_sandbox, mark, e);
                         if (r < 0)
                                 goto fail;
                 }

@@ -57,9 +57,12 @@ struct Hierarchy {
 /* Extended attributes by which the daemon recognizes what it made, in the
  * marker hierarchy: on S "<id>@<owner>", on parent levels it created
  * "<owner>", where owner (the state directory) tells apart two daemons on
- * one host (tests run several): each only ever reclaims its own. */
-#define CGROUP_XATTR_SANDBOX "trusted.sandboxcg.sandbox"
-#define CGROUP_XATTR_LEVEL "trusted.sandboxcg.level"
+ * one host (tests run several): each only ever reclaims its own. On cgroup2
+ * they are user.* attributes (5.7+; the directory's owner, root, sets them
+ * without CAP_SYS_ADMIN, so the unit can drop it); v1 mounted with -o xattr
+ * knows only trusted.*. */
+#define CGROUP_XATTR_SANDBOX "sandboxcg.sandbox"
+#define CGROUP_XATTR_LEVEL "sandboxcg.level"
 
 struct CgroupEngine {
         CgroupFs fs;
@@ -71,6 +74,7 @@ struct CgroupEngine {
          * with -o xattr; NULL when none can hold them (orphans then cannot
          * be told apart from other people's cgroups). */
         const Hierarchy *marker;
+        char xattr_sandbox[48], xattr_level[48]; /* the names, with the marker hierarchy's namespace */
         const char *owner;              /* for the markers; set by the caller, must outlive the engine */
         unsigned kill_timeout_ms;       /* how long delete waits for the tree to empty */
 };
