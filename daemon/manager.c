@@ -224,8 +224,6 @@ int manager_reload(Manager *m, Config *config)
         config_done(&m->config);
         m->config = *config;
         *config = (Config){};
-        m->engine = (CgroupEngine){ .fs.root_fd = -EBADF };
-        m->store = STORE_NULL;
 
         log_set_max_level(m->config.log_level);
         log_info("Configuration reloaded");
