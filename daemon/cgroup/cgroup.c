@@ -710,6 +710,9 @@ typedef struct PlannedWrite {
         char *old;              /* NULL: the file does not exist (optional write) */
         const char *value;      /* what to write */
         char *inherited;
+        bool lowering;          /* a child's limit: written before S (see cgroup_update()) */
+        bool paired;            /* v1 period or quota that plan_v1_bandwidth() placed */
+        bool quota_first;       /* v1 cpu.cfs_period_us: written after its node's cpu.cfs_quota_us */
         bool done;
 } PlannedWrite;
 
@@ -742,6 +745,113 @@ static void order_v1_memory(PlannedWrite **seq, size_t n)
         bool memsw_first = new_memsw > cur_mem;
         if (memsw_first != (memsw < mem))
                 SWAP(seq[mem], seq[memsw]);
+}
+
+/* v1 CFS bandwidth. The kernel compares quota/period of a child with its
+ * parent's and refuses (EINVAL) a write that leaves a child looser than its
+ * parent (tg_cfs_schedulable_down(); v2 clamps instead). A quota of -1 has no
+ * limit of its own, the parent's applies: a child may always be there. Period
+ * and quota of a node are two files but one limit, each write checked alone:
+ * going from (q0, p0) to (q1, p1) passes through (q1, p0) when the quota goes
+ * first, through (q0, p1) when the period does. */
+static bool is_v1_cpu_file(const PlannedWrite *p, const char *file)
+{
+        return p->old && p->w->version == 1 && p->w->controller == CONTROLLER_CPU && streq(p->w->file, file);
+}
+
+static PlannedWrite *find_v1_cpu_file(PlannedWrite *plan, size_t n, SandboxNode node, const char *file)
+{
+        for (size_t i = 0; i < n; i++)
+                if (plan[i].w->node == node && is_v1_cpu_file(&plan[i], file))
+                        return &plan[i];
+        return NULL;
+}
+
+#define NO_LIMIT 1e30L
+
+/* quota/period, NO_LIMIT for a quota of -1. */
+static bool bandwidth_ratio(const char *quota, const char *period, long double *ret)
+{
+        long double q, p;
+        if (!limit_value(quota, &q) || !limit_value(period, &p) || p <= 0 || p >= NO_LIMIT)
+                return false;
+        *ret = q >= NO_LIMIT ? NO_LIMIT : q / p;
+        return true;
+}
+
+typedef struct Bandwidth {
+        PlannedWrite *period, *quota;
+        long double old, new;                   /* before and after */
+        long double via_quota, via_period;      /* in between, when that file goes first */
+} Bandwidth;
+
+static bool node_bandwidth(PlannedWrite *plan, size_t n, SandboxNode node, Bandwidth *ret)
+{
+        Bandwidth b = {
+                .period = find_v1_cpu_file(plan, n, node, "cpu.cfs_period_us"),
+                .quota = find_v1_cpu_file(plan, n, node, "cpu.cfs_quota_us"),
+        };
+        if (!b.period || !b.quota || !bandwidth_ratio(b.quota->old, b.period->old, &b.old) ||
+            !bandwidth_ratio(b.quota->value, b.period->value, &b.new) ||
+            !bandwidth_ratio(b.quota->value, b.period->old, &b.via_quota) ||
+            !bandwidth_ratio(b.quota->old, b.period->value, &b.via_period))
+                return false;
+        *ret = b;
+        return true;
+}
+
+/* How much a state of a child asks of its parent: nothing without a limit. */
+static long double child_demand(long double ratio)
+{
+        return ratio >= NO_LIMIT ? 0 : ratio;
+}
+
+/* Which of a node's two files goes first, and whether a child goes before
+ * S. A child takes the tighter state in between: the two in-between ratios
+ * multiply to old * new, so the tighter is at most the looser of old and new,
+ * which S allows at the time the child is written (below). It goes before S
+ * when no step asks more than it has now (its own limit, or S's when it has
+ * none), else after S. Then, when S is written, every child asks at most the
+ * tighter of S's old and new limit, and S takes the looser state in between,
+ * which is at least that. (If S's own parent is limited that state can
+ * exceed it: no order of two writes avoids both limits in every case.) */
+static void plan_v1_bandwidth(PlannedWrite *plan, size_t n)
+{
+        Bandwidth s;
+        bool have_s = node_bandwidth(plan, n, NODE_SANDBOX, &s);
+
+        if (have_s) {
+                s.period->quota_first = s.via_quota >= s.via_period;
+                s.period->paired = s.quota->paired = true;
+        }
+        for (SandboxNode node = NODE_VCPU; node < _NODE_MAX; node++) {
+                Bandwidth c;
+                if (!node_bandwidth(plan, n, node, &c))
+                        continue;
+                long double via_quota = child_demand(c.via_quota), via_period = child_demand(c.via_period);
+                long double highest = MAX(MIN(via_quota, via_period), child_demand(c.new));
+                long double has = c.old < NO_LIMIT ? c.old : have_s ? s.old : NO_LIMIT;
+                c.period->quota_first = via_quota <= via_period;
+                c.period->paired = c.quota->paired = true;
+                c.period->lowering = c.quota->lowering = highest <= has;
+        }
+}
+
+/* Put each v1 period after or before its node's quota, as planned (both are
+ * in the same phase). */
+static void order_v1_bandwidth(PlannedWrite **seq, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (!seq[i]->paired || !is_v1_cpu_file(seq[i], "cpu.cfs_period_us"))
+                        continue;
+                for (size_t j = 0; j < n; j++)
+                        if (seq[j]->paired && seq[j]->w->node == seq[i]->w->node &&
+                            is_v1_cpu_file(seq[j], "cpu.cfs_quota_us")) {
+                                if (seq[i]->quota_first != (j < i))
+                                        SWAP(seq[i], seq[j]);
+                                break;
+                        }
+        }
 }
 
 /* Refuse a memory limit below what the sandbox uses now: on v2 the kernel
@@ -813,18 +923,22 @@ int cgroup_update(CgroupEngine *eng, const char *parent, const char *id, const C
         /* Children that get tighter, then S, then children that get looser:
          * a child is never looser than its parent at any moment (v1 cpu quota
          * fails with EINVAL otherwise). */
+        for (size_t i = 0; i < n; i++)
+                if (plan[i].old)
+                        plan[i].lowering = is_lowering(plan[i].old, plan[i].value);
+        plan_v1_bandwidth(plan, n);
         for (int phase = 0; phase < 3; phase++)
                 for (size_t i = 0; i < n; i++) {
                         PlannedWrite *p = &plan[i];
                         if (!p->old)
                                 continue;
                         bool child = p->w->node != NODE_SANDBOX;
-                        bool lowering = child && is_lowering(p->old, p->value);
-                        if ((phase == 0 && child && lowering) || (phase == 1 && !child) ||
-                            (phase == 2 && child && !lowering))
+                        if ((phase == 0 && child && p->lowering) || (phase == 1 && !child) ||
+                            (phase == 2 && child && !p->lowering))
                                 seq[n_seq++] = p;
                 }
         order_v1_memory(seq, n_seq);
+        order_v1_bandwidth(seq, n_seq);
 
         for (size_t i = 0; i < n_seq; i++) {
                 PlannedWrite *p = seq[i];

@@ -138,8 +138,10 @@ int cgroup_remove_level(CgroupEngine *eng, const char *dir, Error *e);
 
 /* Change limits in place: writes in the order the kernel accepts (lower
  * children first, then S, then raise children; v1 memory and memsw in the
- * order their invariant needs); a memory limit below current usage is
- * refused; if any write fails, those already done are restored. */
+ * order their invariant needs; v1 cpu period and quota of a node as one
+ * limit, quota/period, in the order that never leaves a child looser than
+ * S); a memory limit below current usage is refused; if any write fails,
+ * those already done are restored. */
 int cgroup_update(CgroupEngine *eng, const char *parent, const char *id, const CgroupWrite *writes, size_t n,
                   Error *e);
 
