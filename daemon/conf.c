@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -58,6 +59,10 @@ int config_init(Config *c)
         *c = (Config){
                 .socket_path = strdup(SOCKET_PATH_DEFAULT),
                 .socket_mode = 0660,
+                .socket_group = GID_INVALID,
+                .read_only_socket_mode = 0660,
+                .admin_group = GID_INVALID,
+                .read_only_group = GID_INVALID,
                 .state_dir = strdup(STATE_DIR_DEFAULT),
                 .cgroup_root = strdup(CGROUP_ROOT_DEFAULT),
                 .default_parent = strdup(CGROUP_PARENT_DEFAULT),
@@ -65,6 +70,10 @@ int config_init(Config *c)
                 .log_level = LOG_INFO,
                 .max_message_size = TTRPC_MESSAGE_LENGTH_MAX,
                 .max_connections = 256,
+                .max_connections_per_user = 16,
+                .max_requests_per_connection = 64,
+                .request_rate = 1000,
+                .request_burst = 1000,
                 .idle_timeout_usec = 300 * USEC_PER_SEC,
                 .frame_timeout_usec = 10 * USEC_PER_SEC,
                 .max_sandboxes = 4096,
@@ -81,6 +90,7 @@ void config_done(Config *c)
         if (!c)
                 return;
         free(c->socket_path);
+        free(c->read_only_socket);
         free(c->state_dir);
         free(c->cgroup_root);
         free(c->default_parent);
@@ -95,9 +105,10 @@ static int config_copy(Config *dst, const Config *src)
         Config t = *src;
 
         /* Owned by src until copied: config_done(&t) must not free them. */
-        t.socket_path = t.state_dir = t.cgroup_root = t.default_parent = NULL;
+        t.socket_path = t.read_only_socket = t.state_dir = t.cgroup_root = t.default_parent = NULL;
         t.vcpu_patterns = NULL;
         if ((src->socket_path && !(t.socket_path = strdup(src->socket_path))) ||
+            (src->read_only_socket && !(t.read_only_socket = strdup(src->read_only_socket))) ||
             (src->state_dir && !(t.state_dir = strdup(src->state_dir))) ||
             (src->cgroup_root && !(t.cgroup_root = strdup(src->cgroup_root))) ||
             (src->default_parent && !(t.default_parent = strdup(src->default_parent))) ||
@@ -124,6 +135,9 @@ struct ConfigItem {
         /* Range of the numeric parsers (in bytes, µs, ...); the longest
          * path for config_parse_path(). */
         uint64_t min, max;
+        /* An empty value is allowed and resets the setting to "none" (the
+         * parser gets ""); for the others it is an error. */
+        bool empty_resets;
 };
 
 struct ConfigParser {
@@ -206,6 +220,12 @@ static int config_parse_path(ConfigParser *p, const ConfigItem *item, const char
         _cleanup_free_ char *path = NULL;
         char **field = data, *q;
 
+        if (!value[0]) {
+                /* Only for an optional path (empty_resets): none. */
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
         if (value[0] != '/')
                 return config_reject(p, "not an absolute path");
 
@@ -252,6 +272,56 @@ static int config_parse_mode(ConfigParser *p, _unused_ const ConfigItem *item, c
         if (v > 0777)
                 return config_reject(p, "access mode must be at most 0777");
         *field = (unsigned) v;
+        return 0;
+}
+
+/* A group name, resolved now (an unknown group is an error here, not a
+ * surprise at the first request), or a numeric gid, which need not have a
+ * name. Empty: none. */
+static int config_parse_group(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
+                              void *data)
+{
+        _cleanup_free_ char *buf = NULL;
+        gid_t *field = data;
+        struct group grp, *found = NULL;
+        uint64_t v;
+        size_t size;
+        int r;
+
+        if (!value[0]) {
+                *field = GID_INVALID;
+                return 0;
+        }
+        if (value[strspn(value, "0123456789")] == '\0') {
+                r = parse_u64(value, 10, &v, NULL);
+                if (r < 0 || v >= (uint64_t) GID_INVALID)
+                        return config_reject(p, "gid must be between 0 and %" PRIu64,
+                                             (uint64_t) GID_INVALID - 1);
+                *field = (gid_t) v;
+                return 0;
+        }
+
+        long hint = sysconf(_SC_GETGR_R_SIZE_MAX);
+        size = hint > 0 ? (size_t) hint : 4096;
+        for (;;) {
+                free(buf);
+                buf = malloc(size);
+                if (!buf)
+                        return config_oom(p);
+                r = getgrnam_r(value, &grp, buf, size, &found);
+                if (r != ERANGE)
+                        break;
+                if (size > 1024 * 1024)
+                        return config_reject(p, "the group entry is too large");
+                size *= 2;
+        }
+        if (r == ENOMEM)
+                return config_oom(p);
+        if (r != 0)
+                return config_reject(p, "cannot look up the group: %s", strerror(r));
+        if (!found)
+                return config_reject(p, "no such group");
+        *field = found->gr_gid;
         return 0;
 }
 
@@ -425,6 +495,10 @@ static int config_parse_vcpu_pattern(ConfigParser *p, _unused_ const ConfigItem 
 static const ConfigItem config_items[] = {
         { "Daemon", "Socket", config_parse_path, offsetof(Config, socket_path), 0, SOCKET_PATH_MAX },
         { "Daemon", "SocketMode", config_parse_mode, offsetof(Config, socket_mode), 0, 0 },
+        { "Daemon", "SocketGroup", config_parse_group, offsetof(Config, socket_group), 0, 0, true },
+        { "Daemon", "ReadOnlySocket", config_parse_path, offsetof(Config, read_only_socket), 0, SOCKET_PATH_MAX,
+          true },
+        { "Daemon", "ReadOnlySocketMode", config_parse_mode, offsetof(Config, read_only_socket_mode), 0, 0 },
         { "Daemon", "StateDirectory", config_parse_path, offsetof(Config, state_dir), 0, PATH_MAX - 1 },
         { "Daemon", "CgroupRoot", config_parse_path, offsetof(Config, cgroup_root), 0, PATH_MAX - 1 },
         { "Daemon", "CgroupDriver", config_parse_driver, offsetof(Config, driver), 0, 0 },
@@ -432,10 +506,18 @@ static const ConfigItem config_items[] = {
         { "Sandbox", "DefaultCgroupParent", config_parse_cgroup_parent, offsetof(Config, default_parent), 0,
           0 },
         { "Sandbox", "VcpuThreadPattern", config_parse_vcpu_pattern, offsetof(Config, vcpu_patterns), 0, 0 },
+        { "Access", "AdminGroup", config_parse_group, offsetof(Config, admin_group), 0, 0, true },
+        { "Access", "ReadOnlyGroup", config_parse_group, offsetof(Config, read_only_group), 0, 0, true },
         { "Limits", "MaxMessageSize", config_parse_size, offsetof(Config, max_message_size), 1,
           TTRPC_MESSAGE_LENGTH_MAX },
         { "Limits", "MaxConnections", config_parse_unsigned, offsetof(Config, max_connections), 1,
           UINT_MAX },
+        { "Limits", "MaxConnectionsPerUser", config_parse_unsigned, offsetof(Config, max_connections_per_user),
+          1, UINT_MAX },
+        { "Limits", "MaxRequestsPerConnection", config_parse_unsigned,
+          offsetof(Config, max_requests_per_connection), 1, 65536 },
+        { "Limits", "RequestRate", config_parse_unsigned, offsetof(Config, request_rate), 0, 1000000 },
+        { "Limits", "RequestBurst", config_parse_unsigned, offsetof(Config, request_burst), 1, 1000000 },
         { "Limits", "IdleTimeoutSec", config_parse_sec, offsetof(Config, idle_timeout_usec), 0,
           UINT64_MAX },
         { "Limits", "FrameTimeoutSec", config_parse_sec, offsetof(Config, frame_timeout_usec), 0,
@@ -466,8 +548,11 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                         continue;
 
                 if (!value || !value[0]) {
-                        (void) config_reject(p, "empty value");
-                        return 0;
+                        if (!item->empty_resets) {
+                                (void) config_reject(p, "empty value");
+                                return 0;
+                        }
+                        value = "";
                 }
                 return item->parse(p, item, value, (uint8_t *) p->config + item->offset) >= 0;
         }

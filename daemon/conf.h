@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon/error.h"
 
@@ -26,10 +27,17 @@ typedef enum CgroupDriverKind {
 const char *cgroup_driver_to_string(CgroupDriverKind d);
 CgroupDriverKind cgroup_driver_from_string(const char *s);
 
+/* A group that is not set (AdminGroup= and friends left empty). */
+#define GID_INVALID ((gid_t) -1)
+
 typedef struct Config {
         /* [Daemon] */
         char *socket_path;              /* Socket= */
         unsigned socket_mode;           /* SocketMode= (octal), default 0660 */
+        gid_t socket_group;             /* SocketGroup=, GID_INVALID: AdminGroup=, else the daemon's */
+        char *read_only_socket;         /* ReadOnlySocket=, NULL: none */
+        unsigned read_only_socket_mode; /* ReadOnlySocketMode= (octal), default 0660; its group is
+                                         * ReadOnlyGroup= (else the daemon's) */
         char *state_dir;                /* StateDirectory= */
         char *cgroup_root;              /* CgroupRoot= */
         CgroupDriverKind driver;        /* CgroupDriver= cgroupfs|systemd */
@@ -39,9 +47,17 @@ typedef struct Config {
         char *default_parent;           /* DefaultCgroupParent=, default "sandboxcg" */
         char **vcpu_patterns;           /* VcpuThreadPattern= (repeatable), NULL: built-in defaults */
 
+        /* [Access]: who may call what (names are resolved to gids when parsed) */
+        gid_t admin_group;              /* AdminGroup=: every method; GID_INVALID: root only */
+        gid_t read_only_group;          /* ReadOnlyGroup=: the read-only methods */
+
         /* [Limits] */
         uint32_t max_message_size;      /* MaxMessageSize= bytes, K/M suffixes, <= 4M, default 4M */
         unsigned max_connections;       /* MaxConnections=, default 256 */
+        unsigned max_connections_per_user; /* MaxConnectionsPerUser=, default 16; not for uid 0 */
+        unsigned max_requests_per_connection; /* MaxRequestsPerConnection= answered, unsent; default 64 */
+        unsigned request_rate;          /* RequestRate= per second and connection, 0: unlimited; 1000 */
+        unsigned request_burst;         /* RequestBurst=, default 1000 */
         uint64_t idle_timeout_usec;     /* IdleTimeoutSec=, default 300 s; 0 disables */
         uint64_t frame_timeout_usec;    /* FrameTimeoutSec= (partial frame), default 10 s */
         unsigned max_sandboxes;         /* MaxSandboxes=, default 4096 */

@@ -17,7 +17,7 @@ typedef struct Method {
         const char *name;
         const ProtobufCMessageDescriptor *input;
         MethodHandler handler;
-        bool mutating; /* changes state: only for privileged peers (see the security issue) */
+        bool mutating; /* changes state: only for root and AdminGroup=, never on the read-only socket */
 } Method;
 
 static int handle_version(Manager *m, const Peer *peer, const ProtobufCMessage *request,
@@ -143,6 +143,38 @@ static const Method *method_find(const char *name)
         return NULL;
 }
 
+int dispatch_method_is_mutating(const char *name)
+{
+        const Method *method = method_find(name);
+        if (!method)
+                return -ENOENT;
+        return method->mutating;
+}
+
+static bool peer_in_group(const Peer *peer, gid_t gid)
+{
+        if (gid == GID_INVALID)
+                return false;
+        if (peer->gid == gid)
+                return true;
+        for (size_t i = 0; i < peer->n_groups; i++)
+                if (peer->groups[i] == gid)
+                        return true;
+        return false;
+}
+
+const char *dispatch_check_access(const Config *c, const Peer *peer, bool mutating)
+{
+        if (peer->read_only)
+                return mutating ? "changes state, and this is the read-only socket" : NULL;
+        if (peer->uid == 0 || peer_in_group(peer, c->admin_group))
+                return NULL;
+        if (!mutating && peer_in_group(peer, c->read_only_group))
+                return NULL;
+        return mutating ? "changes state: only root and members of the admin group may call it"
+                        : "only root and members of the admin or read-only group may call it";
+}
+
 static int pack_response(const Ttrpc__Response *resp, uint8_t **ret, size_t *ret_size)
 {
         size_t size = protobuf_c_message_get_packed_size(&resp->base);
@@ -202,6 +234,16 @@ int dispatch_request(Manager *m, const Peer *peer, const uint8_t *payload, size_
         if (!method) {
                 (void) snprintf(msg, sizeof msg, "method %.200s", req->method);
                 return dispatch_status_response(GRPC_UNIMPLEMENTED, msg, ret, ret_size);
+        }
+
+        /* Who may call it, before anything of the request is looked at. */
+        const char *denied = dispatch_check_access(&m->config, peer, method->mutating);
+        if (denied) {
+                log_warning("Denied %s to pid %d uid %u gid %u%s: %s", method->name, (int) peer->pid,
+                            (unsigned) peer->uid, (unsigned) peer->gid,
+                            peer->read_only ? " on the read-only socket" : "", denied);
+                (void) snprintf(msg, sizeof msg, "permission denied: %s %s", method->name, denied);
+                return dispatch_status_response(GRPC_PERMISSION_DENIED, msg, ret, ret_size);
         }
 
         /* A missing payload is an empty message (protobuf omits empty fields). */

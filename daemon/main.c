@@ -25,12 +25,22 @@ typedef struct Option {
 static const Option options[] = {
         { "socket", "Daemon", "Socket", "PATH", "Listen on PATH when not socket-activated" },
         { "socket-mode", "Daemon", "SocketMode", "MODE", "Access mode of the socket file (octal)" },
+        { "socket-group", "Daemon", "SocketGroup", "GROUP", "Group of the socket file (default: admin group)" },
+        { "read-only-socket", "Daemon", "ReadOnlySocket", "PATH", "Also serve the read-only methods on PATH" },
+        { "read-only-socket-mode", "Daemon", "ReadOnlySocketMode", "MODE", "Access mode of the read-only socket" },
         { "state-dir", "Daemon", "StateDirectory", "DIR", "Keep sandbox records in DIR" },
         { "cgroup-root", "Daemon", "CgroupRoot", "DIR", "Where the cgroup file systems are mounted" },
         { "cgroup-driver", "Daemon", "CgroupDriver", "NAME", "cgroupfs or systemd" },
         { "log-level", "Daemon", "LogLevel", "LEVEL", "err, warning, notice, info or debug" },
+        { "admin-group", "Access", "AdminGroup", "GROUP", "Members may call every method" },
+        { "read-only-group", "Access", "ReadOnlyGroup", "GROUP", "Members may call the read-only methods" },
         { "max-message-size", "Limits", "MaxMessageSize", "SIZE", "Largest accepted frame (at most 4M)" },
         { "max-connections", "Limits", "MaxConnections", "N", "Connections served at once" },
+        { "max-connections-per-user", "Limits", "MaxConnectionsPerUser", "N", "Connections of one uid but root" },
+        { "max-requests-per-connection", "Limits", "MaxRequestsPerConnection", "N",
+          "Answered requests a client has not read yet" },
+        { "request-rate", "Limits", "RequestRate", "N", "Requests per second per connection (0: any)" },
+        { "request-burst", "Limits", "RequestBurst", "N", "Requests at once above the rate" },
         { "idle-timeout", "Limits", "IdleTimeoutSec", "SEC", "Close connections idle this long (0: never)" },
         { "frame-timeout", "Limits", "FrameTimeoutSec", "SEC", "Close connections stalled mid-frame" },
         { "max-sandboxes", "Limits", "MaxSandboxes", "N", "Sandboxes managed at once" },
@@ -48,17 +58,23 @@ static char *arg_overrides; /* "[Section]\nKey=value\n" lines from the command l
 
 static void help(void)
 {
+        char left[ELEMENTSOF(options)][64];
+        int width = (int) strlen("--config PATH");
+
+        for (size_t i = 0; i < ELEMENTSOF(options); i++) {
+                (void) snprintf(left[i], sizeof left[i], "--%s %s", options[i].name, options[i].arg);
+                width = MAX(width, (int) strlen(left[i]));
+        }
+
         printf("%s [OPTIONS...]\n\n"
                "Owns the host cgroups of VM sandboxes and serves sandboxcg.v1 over ttrpc.\n\n"
-               "  -h --help                 Show this help\n"
-               "     --version              Show the package version\n"
-               "     --config PATH          Read PATH instead of %s\n",
-               program_invocation_short_name, CONFIG_FILE_DEFAULT);
-        for (size_t i = 0; i < ELEMENTSOF(options); i++) {
-                char left[64];
-                (void) snprintf(left, sizeof left, "--%s %s", options[i].name, options[i].arg);
-                printf("     %-22s %s (%s=)\n", left, options[i].help, options[i].key);
-        }
+               "  -h %-*s Show this help\n"
+               "     %-*s Show the package version\n"
+               "     %-*s Read PATH instead of %s\n",
+               program_invocation_short_name, width, "--help", width, "--version", width, "--config PATH",
+               CONFIG_FILE_DEFAULT);
+        for (size_t i = 0; i < ELEMENTSOF(options); i++)
+                printf("     %-*s %s (%s=)\n", width, left[i], options[i].help, options[i].key);
         printf("\nSettings given here override the configuration file (see sandboxcgd.conf(5)).\n"
                "SIGHUP re-reads the file; SIGTERM and SIGINT stop the daemon without touching sandboxes.\n");
 }

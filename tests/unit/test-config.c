@@ -85,6 +85,11 @@ static void assert_config_eq(const Config *a, const Config *b)
 {
         ck_assert_str_eq(a->socket_path, b->socket_path);
         ck_assert_uint_eq(a->socket_mode, b->socket_mode);
+        ck_assert_uint_eq(a->socket_group, b->socket_group);
+        ck_assert(streq_ptr(a->read_only_socket, b->read_only_socket));
+        ck_assert_uint_eq(a->read_only_socket_mode, b->read_only_socket_mode);
+        ck_assert_uint_eq(a->admin_group, b->admin_group);
+        ck_assert_uint_eq(a->read_only_group, b->read_only_group);
         ck_assert_str_eq(a->state_dir, b->state_dir);
         ck_assert_str_eq(a->cgroup_root, b->cgroup_root);
         ck_assert_int_eq(a->driver, b->driver);
@@ -93,6 +98,10 @@ static void assert_config_eq(const Config *a, const Config *b)
         assert_strv_eq(a->vcpu_patterns, (const char *const *) b->vcpu_patterns);
         ck_assert_uint_eq(a->max_message_size, b->max_message_size);
         ck_assert_uint_eq(a->max_connections, b->max_connections);
+        ck_assert_uint_eq(a->max_connections_per_user, b->max_connections_per_user);
+        ck_assert_uint_eq(a->max_requests_per_connection, b->max_requests_per_connection);
+        ck_assert_uint_eq(a->request_rate, b->request_rate);
+        ck_assert_uint_eq(a->request_burst, b->request_burst);
         ck_assert_uint_eq(a->idle_timeout_usec, b->idle_timeout_usec);
         ck_assert_uint_eq(a->frame_timeout_usec, b->frame_timeout_usec);
         ck_assert_uint_eq(a->max_sandboxes, b->max_sandboxes);
@@ -158,6 +167,15 @@ START_TEST(test_defaults)
         ck_assert_int_eq(c.log_level, LOG_INFO);
         ck_assert_uint_eq(c.max_message_size, 4 * 1024 * 1024);
         ck_assert_uint_eq(c.max_connections, 256);
+        ck_assert_uint_eq(c.max_connections_per_user, 16);
+        ck_assert_uint_eq(c.max_requests_per_connection, 64);
+        ck_assert_uint_eq(c.request_rate, 1000);
+        ck_assert_uint_eq(c.request_burst, 1000);
+        ck_assert_uint_eq(c.socket_group, GID_INVALID);
+        ck_assert_ptr_null(c.read_only_socket);
+        ck_assert_uint_eq(c.read_only_socket_mode, 0660);
+        ck_assert_uint_eq(c.admin_group, GID_INVALID);
+        ck_assert_uint_eq(c.read_only_group, GID_INVALID);
         ck_assert_uint_eq(c.idle_timeout_usec, 300 * USEC_PER_SEC);
         ck_assert_uint_eq(c.frame_timeout_usec, 10 * USEC_PER_SEC);
         ck_assert_uint_eq(c.max_sandboxes, 4096);
@@ -196,6 +214,9 @@ START_TEST(test_every_key)
                                              "[Daemon]\n"
                                              "Socket=/run/test/test.sock\n"
                                              "SocketMode=0600\n"
+                                             "SocketGroup=12345\n"
+                                             "ReadOnlySocket=/run/test/ro.sock\n"
+                                             "ReadOnlySocketMode=0666\n"
                                              "StateDirectory=/var/lib/test\n"
                                              "CgroupRoot=/tmp/cgroup\n"
                                              "CgroupDriver=systemd\n"
@@ -203,9 +224,16 @@ START_TEST(test_every_key)
                                              "[Sandbox]\n"
                                              "DefaultCgroupParent=/kubepods.slice/sandboxes.slice\n"
                                              "VcpuThreadPattern=my-vcpu-%u\n"
+                                             "[Access]\n"
+                                             "AdminGroup=root\n"
+                                             "ReadOnlyGroup=4294967294\n"
                                              "[Limits]\n"
                                              "MaxMessageSize=512K\n"
                                              "MaxConnections=17\n"
+                                             "MaxConnectionsPerUser=3\n"
+                                             "MaxRequestsPerConnection=65536\n"
+                                             "RequestRate=0\n"
+                                             "RequestBurst=1000000\n"
                                              "IdleTimeoutSec=0\n"
                                              "FrameTimeoutSec=2.5\n"
                                              "MaxSandboxes=100000\n",
@@ -214,6 +242,15 @@ START_TEST(test_every_key)
         ck_assert(!error_is_set(&e));
         ck_assert_str_eq(c.socket_path, "/run/test/test.sock");
         ck_assert_uint_eq(c.socket_mode, 0600);
+        ck_assert_uint_eq(c.socket_group, 12345);
+        ck_assert_str_eq(c.read_only_socket, "/run/test/ro.sock");
+        ck_assert_uint_eq(c.read_only_socket_mode, 0666);
+        ck_assert_uint_eq(c.admin_group, 0);
+        ck_assert_uint_eq(c.read_only_group, 4294967294u);
+        ck_assert_uint_eq(c.max_connections_per_user, 3);
+        ck_assert_uint_eq(c.max_requests_per_connection, 65536);
+        ck_assert_uint_eq(c.request_rate, 0);
+        ck_assert_uint_eq(c.request_burst, 1000000);
         ck_assert_str_eq(c.state_dir, "/var/lib/test");
         ck_assert_str_eq(c.cgroup_root, "/tmp/cgroup");
         ck_assert_int_eq(c.driver, CGROUP_DRIVER_SYSTEMD);
@@ -406,6 +443,20 @@ static const struct {
         { "Limits", "MaxConnections", "4294967296" },
         { "Limits", "MaxConnections", "99999999999999999999" },
         { "Limits", "MaxSandboxes", "many" },
+        { "Limits", "MaxConnectionsPerUser", "0" },
+        { "Limits", "MaxRequestsPerConnection", "0" },
+        { "Limits", "MaxRequestsPerConnection", "65537" },
+        { "Limits", "RequestRate", "1000001" },
+        { "Limits", "RequestRate", "-1" },
+        { "Limits", "RequestBurst", "0" },
+        { "Daemon", "SocketGroup", "4294967295" },
+        { "Daemon", "SocketGroup", "99999999999999999999" },
+        { "Daemon", "SocketGroup", "no-such-group-sandboxcg-test" },
+        { "Daemon", "ReadOnlySocket", "relative.sock" },
+        { "Daemon", "ReadOnlySocketMode", "0778" },
+        { "Access", "AdminGroup", "-1" },
+        { "Access", "AdminGroup", "no-such-group-sandboxcg-test" },
+        { "Access", "ReadOnlyGroup", "+5" },
         { "Limits", "IdleTimeoutSec", "abc" },
         { "Limits", "IdleTimeoutSec", "-1" },
         { "Limits", "IdleTimeoutSec", "1." },
@@ -521,6 +572,48 @@ START_TEST(test_empty_value)
         assert_rejected("[Daemon]\nSocket=\n", "test.conf:2: ", "[Daemon] Socket=", "empty value", NULL);
         assert_rejected("[Limits]\nMaxConnections=   \n", "test.conf:2: ", "MaxConnections", "empty value",
                         NULL);
+}
+END_TEST
+
+/* Groups: a name resolved when parsed, or a gid that needs no name; an
+ * empty value resets to none, as it does for ReadOnlySocket=. */
+START_TEST(test_groups_and_optional_values)
+{
+        _cleanup_(config_done) Config c = {};
+        Error e = {};
+
+        parse_one(&c, "Access", "AdminGroup", "root");
+        ck_assert_uint_eq(c.admin_group, 0);
+        parse_one(&c, "Access", "ReadOnlyGroup", "nogroup");
+        ck_assert_uint_eq(c.read_only_group, 65534);
+        parse_one(&c, "Daemon", "SocketGroup", "0");
+        ck_assert_uint_eq(c.socket_group, 0);
+        parse_one(&c, "Daemon", "SocketGroup", "987654");
+        ck_assert_uint_eq(c.socket_group, 987654);
+
+        config_done(&c);
+        ck_assert_int_eq(config_init(&c), 0);
+        ck_assert_int_eq(config_parse_string(&c,
+                                             "[Access]\nAdminGroup=root\nReadOnlyGroup=5\n"
+                                             "[Daemon]\nReadOnlySocket=/run/x/ro.sock\nSocketGroup=7\n",
+                                             "one", &e),
+                         0);
+        ck_assert_uint_eq(c.admin_group, 0);
+        ck_assert_str_eq(c.read_only_socket, "/run/x/ro.sock");
+        ck_assert_int_eq(config_parse_string(&c,
+                                             "[Access]\nAdminGroup=\nReadOnlyGroup=  \n"
+                                             "[Daemon]\nReadOnlySocket=\nSocketGroup=\n",
+                                             "two", &e),
+                         0);
+        ck_assert(!error_is_set(&e));
+        assert_is_default(&c);
+
+        assert_rejected("[Access]\nAdminGroup=no-such-group-sandboxcg-test\n", "test.conf:2: ",
+                        "[Access] AdminGroup=no-such-group-sandboxcg-test", "no such group", NULL);
+        assert_rejected("[Access]\nReadOnlyGroup=4294967295\n", "gid must be between 0 and 4294967294", NULL);
+        /* Empty is a reset only where none is a value. */
+        assert_rejected("[Daemon]\nReadOnlySocketMode=\n", "empty value", NULL);
+        assert_rejected("[Limits]\nRequestRate=\n", "empty value", NULL);
 }
 END_TEST
 
@@ -796,7 +889,7 @@ START_TEST(test_example_file)
                         line[0] = ' ';
                         keys++;
                 }
-        ck_assert_uint_eq(keys, 16);
+        ck_assert_uint_eq(keys, 25);
         ck_assert_msg(config_parse_string(&c, text, path, &e) == 0, "%s", e.message);
         /* The patterns it lists are the built-in ones (NULL in a Config that
          * names none). */
@@ -824,6 +917,7 @@ static Suite *config_suite(void)
         tcase_add_test(tc, test_vcpu_pattern_limit);
         tcase_add_test(tc, test_sandbox_section_errors);
         tcase_add_test(tc, test_empty_value);
+        tcase_add_test(tc, test_groups_and_optional_values);
         tcase_add_test(tc, test_failure_keeps_config);
         tcase_add_test(tc, test_error_reporting);
         tcase_add_test(tc, test_unknown);
