@@ -218,13 +218,18 @@ int dispatch_request(Manager *m, const Peer *peer, const uint8_t *payload, size_
         _cleanup_pb_ ProtobufCMessage *input = NULL;
         _cleanup_pb_ ProtobufCMessage *output = NULL;
         Error e = {};
-        char msg[300];
+        char msg[300], field[128];
         int r;
 
         req = ttrpc__request__unpack(NULL, size, payload);
         if (!req)
                 return dispatch_status_response(GRPC_INVALID_ARGUMENT, "unmarshal request error", ret,
                                                 ret_size);
+        /* A name cut short at a NUL byte is no name. */
+        if (pb_find_nul_string(&ttrpc__request__descriptor, payload, size, field, sizeof field)) {
+                (void) snprintf(msg, sizeof msg, "unmarshal request error: %s holds a NUL byte", field);
+                return dispatch_status_response(GRPC_INVALID_ARGUMENT, msg, ret, ret_size);
+        }
 
         if (!streq(req->service, SANDBOXCG_SERVICE)) {
                 (void) snprintf(msg, sizeof msg, "service %.200s", req->service);
@@ -251,6 +256,11 @@ int dispatch_request(Manager *m, const Peer *peer, const uint8_t *payload, size_
                                           req->payload.len > 0 ? req->payload.data : (const uint8_t *) "");
         if (!input) {
                 (void) snprintf(msg, sizeof msg, "%s: cannot decode %s", method->name, method->input->name);
+                return dispatch_status_response(GRPC_INVALID_ARGUMENT, msg, ret, ret_size);
+        }
+        /* protobuf-c would hand the method "base-a" for "base-a\0junk". */
+        if (pb_find_nul_string(method->input, req->payload.data, req->payload.len, field, sizeof field)) {
+                (void) snprintf(msg, sizeof msg, "%s: %s holds a NUL byte", method->name, field);
                 return dispatch_status_response(GRPC_INVALID_ARGUMENT, msg, ret, ret_size);
         }
 

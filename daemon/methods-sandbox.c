@@ -298,9 +298,11 @@ int method_get_sandbox(Manager *m, const Peer *peer, const ProtobufCMessage *req
         const Sandboxcg__V1__GetSandboxRequest *req = (const void *) request;
         _cleanup_pb_ Sandboxcg__V1__GetSandboxResponse *resp = NULL;
         const Sandbox *s;
+        int r;
 
-        if (!req->id || !req->id[0])
-                return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL, "id: missing");
+        r = sandbox_check_id(req->id, e);
+        if (r < 0)
+                return r;
         s = sandbox_find(m, req->id);
         if (!s)
                 return error_set(e, GRPC_NOT_FOUND, ENOENT, "Sandbox %.*s not found", 128, req->id);

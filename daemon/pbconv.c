@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/macro.h"
 #include "daemon/pbconv.h"
 
 void *pb_new(const ProtobufCMessageDescriptor *d)
@@ -28,6 +30,93 @@ int pb_strdup(char **field, const char *s)
                 return 0;
         *field = strdup(s);
         return *field ? 0 : -ENOMEM;
+}
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *ret)
+{
+        uint64_t v = 0;
+
+        for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+                uint8_t b = *(*p)++;
+
+                v |= (uint64_t) (b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *ret = v;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static bool find_nul(const ProtobufCMessageDescriptor *desc, const uint8_t *p, size_t size, char *path,
+                     size_t path_size, size_t len, unsigned depth)
+{
+        const uint8_t *end = p + size;
+        unsigned seen[32] = {}; /* occurrences of each field, for the index of repeated ones */
+
+        while (p < end) {
+                const ProtobufCFieldDescriptor *f;
+                uint64_t tag, n;
+
+                if (!read_varint(&p, end, &tag))
+                        return false;
+                switch (tag & 7) {
+                case PROTOBUF_C_WIRE_TYPE_VARINT:
+                        if (!read_varint(&p, end, &n))
+                                return false;
+                        continue;
+                case PROTOBUF_C_WIRE_TYPE_64BIT:
+                        if (end - p < 8)
+                                return false;
+                        p += 8;
+                        continue;
+                case PROTOBUF_C_WIRE_TYPE_32BIT:
+                        if (end - p < 4)
+                                return false;
+                        p += 4;
+                        continue;
+                case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+                        break;
+                default:
+                        return false; /* groups: protobuf-c does not unpack them */
+                }
+                if (!read_varint(&p, end, &n) || n > (uint64_t) (end - p))
+                        return false;
+
+                f = tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned) (tag >> 3))
+                                           : NULL;
+                if (f && (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)) {
+                        size_t i = (size_t) (f - desc->fields), k = len;
+                        int w;
+
+                        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+                                w = snprintf(path + len, path_size - len, "%s%s[%u]", len > 0 ? "." : "", f->name,
+                                             i < ELEMENTSOF(seen) ? seen[i] : 0);
+                        else
+                                w = snprintf(path + len, path_size - len, "%s%s", len > 0 ? "." : "", f->name);
+                        if (i < ELEMENTSOF(seen))
+                                seen[i]++;
+                        if (w > 0)
+                                k = MIN(len + (size_t) w, path_size - 1);
+                        if (f->type == PROTOBUF_C_TYPE_STRING && memchr(p, 0, (size_t) n))
+                                return true;
+                        if (f->type == PROTOBUF_C_TYPE_MESSAGE && depth < 32 &&
+                            find_nul(f->descriptor, p, (size_t) n, path, path_size, k, depth + 1))
+                                return true;
+                        path[len] = '\0';
+                }
+                p += n;
+        }
+        return false;
+}
+
+bool pb_find_nul_string(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size, char *path,
+                        size_t path_size)
+{
+        if (!data || path_size == 0)
+                return false;
+        path[0] = '\0';
+        return find_nul(desc, data, size, path, path_size, 0, 0);
 }
 
 static void opt_from_pb(bool has, int64_t v, OptInt *ret)

@@ -18,6 +18,15 @@ Sandboxcg__V1__SandboxState sandbox_state_to_pb(SandboxState s);
 /* _SANDBOX_STATE_INVALID for UNKNOWN and values this daemon does not know. */
 SandboxState sandbox_state_from_pb(Sandboxcg__V1__SandboxState s);
 
+/* protobuf strings may hold NUL bytes, which protobuf-c's unpacked C strings
+ * silently end at ("base-a\0junk" would name base-a). Does the packed
+ * message (of type desc, embedded messages included) have a string field
+ * with a NUL byte? true with the field's path ("id",
+ * "resources.hugepage_limits[0].page_size", "patterns[1]") in path. Meant for
+ * payloads that unpacked. */
+bool pb_find_nul_string(const ProtobufCMessageDescriptor *desc, const uint8_t *data, size_t size, char *path,
+                        size_t path_size);
+
 /* malloc + protobuf_c_message_init, so that protobuf_c_message_free_unpacked()
  * can free every part of a message built with these helpers. */
 void *pb_new(const ProtobufCMessageDescriptor *d);

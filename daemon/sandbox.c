@@ -194,6 +194,11 @@ static int check_id(const char *id, Error *e)
         return 0;
 }
 
+int sandbox_check_id(const char *id, Error *e)
+{
+        return check_id(id, e);
+}
+
 static Sandbox *find_or_fail(Manager *m, const char *id, Error *e)
 {
         Sandbox *s;

@@ -442,6 +442,19 @@ int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Er
                 _cleanup_free_ char *dir = NULL;
                 bool absent = false;
                 size_t base = strlen(h->mount_dir);
+                dev_t mount_dev, dev;
+                int r;
+
+                /* Every existing level must be a directory of the
+                 * hierarchy's own file system: not a symlink (fileio refuses
+                 * those), and not a mount of something else on top of a
+                 * cgroup, where the tree would be made in a file system that
+                 * is no cgroup at all. */
+                r = cg_dir_device(&eng->fs, h->mount_dir, &mount_dev);
+                if (r <= 0)
+                        return error_set(e, r < 0 ? cg_error_code(r) : GRPC_FAILED_PRECONDITION, r < 0 ? -r : ENOENT,
+                                         "cannot look at %s/%s: %s", eng->fs.root_path, h->mount_dir,
+                                         strerror(r < 0 ? -r : ENOENT));
 
                 const char *parts[] = { h->mount_dir, parent };
                 if (path_join(&dir, parts, ELEMENTSOF(parts)) < 0)
@@ -451,15 +464,19 @@ int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Er
                  * so is everything below it. */
                 for (char *s = dir + base + (base > 0);;) {
                         char *slash = strchr(s, '/');
-                        int r;
 
                         if (slash)
                                 *slash = '\0';
                         if (!absent) {
-                                r = cg_dir_exists(&eng->fs, dir);
+                                r = cg_dir_device(&eng->fs, dir, &dev);
                                 if (r < 0)
-                                        return error_set(e, grpc_code_from_errno(r), -r, "cannot look at %s/%s: %s",
+                                        return error_set(e, cg_error_code(r), -r, "cannot look at %s/%s: %s",
                                                          eng->fs.root_path, dir, strerror(-r));
+                                if (r > 0 && dev != mount_dev)
+                                        return error_set(e, GRPC_FAILED_PRECONDITION, EXDEV,
+                                                         "%s/%s is not in the cgroup hierarchy mounted at %s/%s: "
+                                                         "another file system is mounted there",
+                                                         eng->fs.root_path, dir, eng->fs.root_path, h->mount_dir);
                                 absent = r == 0;
                         }
                         if (absent && strv_extend(&missing, dir) < 0)

@@ -85,6 +85,11 @@ static GrpcCode fileio_code(int errnum)
         }
 }
 
+GrpcCode cg_error_code(int errnum)
+{
+        return fileio_code(errnum);
+}
+
 static void path_append(char *buf, size_t size, const char *part)
 {
         size_t n = strnlen(buf, size);
@@ -488,9 +493,33 @@ static int exists(CgroupFs *fs, const char *dir, const char *file, int flags)
         return 1;
 }
 
+int cg_dir_device(CgroupFs *fs, const char *dir, dev_t *ret)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char path[PATH_MAX];
+        const char *why = NULL;
+        struct stat st;
+        int r;
+
+        r = make_path(path, sizeof path, dir, NULL, &why);
+        if (r < 0)
+                return r;
+        fd = resolve_open(fs->root_fd, path, O_PATH | O_DIRECTORY);
+        if (fd == -ENOENT || fd == -ENOTDIR)
+                return 0;
+        if (fd < 0)
+                return fd;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        *ret = st.st_dev;
+        return 1;
+}
+
 int cg_dir_exists(CgroupFs *fs, const char *dir)
 {
-        return exists(fs, dir, NULL, O_PATH | O_DIRECTORY);
+        dev_t dev;
+
+        return cg_dir_device(fs, dir, &dev);
 }
 
 int cg_file_exists(CgroupFs *fs, const char *dir, const char *file)

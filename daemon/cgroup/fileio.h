@@ -36,6 +36,12 @@ int cg_mkdir(CgroupFs *fs, const char *dir, Error *e);
 int cg_rmdir(CgroupFs *fs, const char *dir, Error *e);
 /* Is dir an existing directory? (0/1, or -errno) */
 int cg_dir_exists(CgroupFs *fs, const char *dir);
+/* As cg_dir_exists(), with the device of the file system that holds dir. */
+int cg_dir_device(CgroupFs *fs, const char *dir, dev_t *ret);
+/* The gRPC code of an errno of these functions, as they report it: a
+ * symlink, a file or an escape where a cgroup directory should be is
+ * FAILED_PRECONDITION, not INTERNAL. */
+GrpcCode cg_error_code(int errnum);
 /* Does dir/file exist? (0/1, or -errno) */
 int cg_file_exists(CgroupFs *fs, const char *dir, const char *file);
 

@@ -248,54 +248,92 @@ int test_recv_frame(int fd, int timeout_ms, TtrpcHeader *ret_header, uint8_t **r
         return 1;
 }
 
-int test_pack_request(const char *service, const char *method, const ProtobufCMessage *msg, uint8_t **ret,
-                      size_t *ret_size)
+int test_pack_request_raw(const char *service, const char *method, const void *data, size_t size, uint8_t **ret,
+                          size_t *ret_size)
 {
         Ttrpc__Request req = TTRPC__REQUEST__INIT;
-        _cleanup_free_ uint8_t *inner = NULL;
 
         req.service = (char *) service;
         req.method = (char *) method;
-        if (msg) {
-                size_t n = protobuf_c_message_get_packed_size(msg);
-                inner = malloc(MAX(n, (size_t) 1));
-                if (!inner)
-                        return -ENOMEM;
-                protobuf_c_message_pack(msg, inner);
-                req.payload.data = inner;
-                req.payload.len = n;
-        }
-        size_t size = protobuf_c_message_get_packed_size(&req.base);
-        uint8_t *buf = malloc(MAX(size, (size_t) 1));
+        req.payload.data = (uint8_t *) data;
+        req.payload.len = data ? size : 0;
+        size_t n = protobuf_c_message_get_packed_size(&req.base);
+        uint8_t *buf = malloc(MAX(n, (size_t) 1));
         if (!buf)
                 return -ENOMEM;
         protobuf_c_message_pack(&req.base, buf);
         *ret = buf;
-        *ret_size = size;
+        *ret_size = n;
         return 0;
 }
 
-int test_call(int fd, uint32_t stream_id, const char *method, const ProtobufCMessage *msg,
-              Ttrpc__Response **ret)
+int test_pack_request(const char *service, const char *method, const ProtobufCMessage *msg, uint8_t **ret,
+                      size_t *ret_size)
 {
-        _cleanup_free_ uint8_t *req = NULL, *payload = NULL;
-        size_t size;
-        TtrpcHeader h;
-        int r;
+        _cleanup_free_ uint8_t *inner = NULL;
+        size_t n = 0;
 
-        r = test_pack_request("sandboxcg.v1.SandboxCgroup", method, msg, &req, &size);
-        if (r < 0)
-                return r;
-        r = test_send_frame(fd, TTRPC_TYPE_REQUEST, stream_id, req, size);
-        if (r < 0)
-                return r;
-        r = test_recv_frame(fd, 30000, &h, &payload);
+        if (msg) {
+                n = protobuf_c_message_get_packed_size(msg);
+                inner = malloc(MAX(n, (size_t) 1));
+                if (!inner)
+                        return -ENOMEM;
+                protobuf_c_message_pack(msg, inner);
+        }
+        return test_pack_request_raw(service, method, inner, n, ret, ret_size);
+}
+
+int test_recv_response(int fd, uint32_t stream_id, int timeout_ms, Ttrpc__Response **ret)
+{
+        _cleanup_free_ uint8_t *payload = NULL;
+        TtrpcHeader h;
+
+        int r = test_recv_frame(fd, timeout_ms, &h, &payload);
         if (r <= 0)
                 return r == 0 ? -ECONNRESET : r;
         if (h.stream_id != stream_id || h.type != TTRPC_TYPE_RESPONSE)
                 return -EPROTO;
         *ret = ttrpc__response__unpack(NULL, h.length, payload);
         return *ret ? 0 : -EBADMSG;
+}
+
+int test_call_packed(int fd, uint32_t stream_id, const uint8_t *req, size_t size, Ttrpc__Response **ret)
+{
+        int r = test_send_frame(fd, TTRPC_TYPE_REQUEST, stream_id, req, size);
+        if (r < 0)
+                return r;
+        return test_recv_response(fd, stream_id, 30000, ret);
+}
+
+int test_call(int fd, uint32_t stream_id, const char *method, const ProtobufCMessage *msg,
+              Ttrpc__Response **ret)
+{
+        _cleanup_free_ uint8_t *req = NULL;
+        size_t size;
+
+        int r = test_pack_request("sandboxcg.v1.SandboxCgroup", method, msg, &req, &size);
+        if (r < 0)
+                return r;
+        return test_call_packed(fd, stream_id, req, size, ret);
+}
+
+bool test_wait_closed(int fd, int timeout_ms)
+{
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        char c;
+
+        for (;;) {
+                int k = poll(&pfd, 1, timeout_ms);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return false;
+                ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                /* A reset counts as closed too. */
+                return n == 0 || (n < 0 && errno == ECONNRESET);
+        }
 }
 
 #include <pthread.h>

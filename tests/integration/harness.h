@@ -56,9 +56,24 @@ int test_recv_frame(int fd, int timeout_ms, TtrpcHeader *ret_header, uint8_t **r
 int test_pack_request(const char *service, const char *method, const ProtobufCMessage *msg, uint8_t **ret,
                       size_t *ret_size);
 
+/* The same with the method's payload given as bytes (data NULL: none),
+ * which need not be a valid message. */
+int test_pack_request_raw(const char *service, const char *method, const void *data, size_t size, uint8_t **ret,
+                          size_t *ret_size);
+
 /* Send one request and wait for the response on the same stream. */
 int test_call(int fd, uint32_t stream_id, const char *method, const ProtobufCMessage *msg,
               Ttrpc__Response **ret);
+/* The same for a request packed already (a ttrpc.Request, or any bytes). */
+int test_call_packed(int fd, uint32_t stream_id, const uint8_t *req, size_t size, Ttrpc__Response **ret);
+/* Wait up to timeout_ms for the next frame, which must be the response on
+ * stream_id: 0 with it, -ECONNRESET on EOF, -ETIMEDOUT, -EPROTO (another
+ * frame), -EBADMSG, -errno. */
+int test_recv_response(int fd, uint32_t stream_id, int timeout_ms, Ttrpc__Response **ret);
+
+/* Wait up to timeout_ms until the daemon closes fd (EOF or reset): false
+ * when it did not, or sent data instead. */
+bool test_wait_closed(int fd, int timeout_ms);
 
 /* A stand-in VMM: a child process whose threads are named names[0..n-1]
  * (e.g. "vcpu0") besides its main thread, which waits to be killed. The

@@ -61,13 +61,18 @@ bool reap(pid_t pid, bool kill_it, int timeout_ms, int *ret_status)
         return r > 0;
 }
 
+void release_responses(void)
+{
+        while (n_kept > 0)
+                protobuf_c_message_free_unpacked(kept[--n_kept], NULL);
+}
+
 void release_all(void)
 {
         for (size_t i = 0; i < ELEMENTSOF(children); i++)
                 if (children[i] > 0)
                         (void) reap(children[i], true, 5000, NULL);
-        while (n_kept > 0)
-                protobuf_c_message_free_unpacked(kept[--n_kept], NULL);
+        release_responses();
 }
 
 pid_t spawn_vmm(pid_t tids[3])

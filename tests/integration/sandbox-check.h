@@ -30,6 +30,8 @@ extern Sandboxcg__V1__HostInfoResponse *host;
 void *keep(void *m);
 void track(pid_t pid);
 void release_all(void);
+/* Free the responses kept so far (a long test's children stay). */
+void release_responses(void);
 /* Wait for a child of the test (after a SIGKILL if kill_it) up to
  * timeout_ms; true with its wait status. */
 bool reap(pid_t pid, bool kill_it, int timeout_ms, int *ret_status);

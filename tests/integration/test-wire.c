@@ -68,24 +68,10 @@ static void assert_status(Ttrpc__Response *resp, GrpcCode code, const char *subs
 
 static Ttrpc__Response *recv_response(int fd, uint32_t stream_id)
 {
-        TtrpcHeader h;
-        _cleanup_free_ uint8_t *payload = NULL;
-        ck_assert_int_eq(test_recv_frame(fd, 10000, &h, &payload), 1);
-        ck_assert_uint_eq(h.type, TTRPC_TYPE_RESPONSE);
-        ck_assert_uint_eq(h.stream_id, stream_id);
-        Ttrpc__Response *resp = ttrpc__response__unpack(NULL, h.length, payload);
-        ck_assert_ptr_nonnull(resp);
+        Ttrpc__Response *resp = NULL;
+        int r = test_recv_response(fd, stream_id, 10000, &resp);
+        ck_assert_msg(r == 0, "no response on stream %u: %s", stream_id, strerror(-r));
         return resp;
-}
-
-/* Wait until the daemon closes fd (EOF), up to timeout_ms. */
-static bool wait_closed(int fd, int timeout_ms)
-{
-        struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        char c;
-        if (poll(&pfd, 1, timeout_ms) <= 0)
-                return false;
-        return recv(fd, &c, 1, 0) == 0;
 }
 
 START_TEST(test_version_and_host_info)
@@ -191,13 +177,11 @@ START_TEST(test_garbage_payload)
         ttrpc__response__free_unpacked(resp, NULL);
 
         /* A valid envelope whose method payload is not a VersionRequest. */
-        Ttrpc__Request req = TTRPC__REQUEST__INIT;
-        req.service = (char *) "sandboxcg.v1.SandboxCgroup";
-        req.method = (char *) "Version";
-        req.payload.data = (uint8_t *) garbage;
-        req.payload.len = sizeof garbage;
-        uint8_t buf[128];
-        size_t n = ttrpc__request__pack(&req, buf);
+        _cleanup_free_ uint8_t *buf = NULL;
+        size_t n;
+        ck_assert_int_eq(test_pack_request_raw("sandboxcg.v1.SandboxCgroup", "Version", garbage, sizeof garbage,
+                                               &buf, &n),
+                         0);
         ck_assert_int_eq(test_send_frame(fd, TTRPC_TYPE_REQUEST, 3, buf, n), 0);
         resp = recv_response(fd, 3);
         assert_status(resp, GRPC_INVALID_ARGUMENT, "cannot decode");
@@ -290,7 +274,7 @@ START_TEST(test_stalled_partial_frame)
         /* Others are served while it stalls... */
         assert_serving();
         /* ...and the daemon drops it after FrameTimeoutSec=. */
-        ck_assert_msg(wait_closed(stalled, 10000), "stalled connection was not closed");
+        ck_assert_msg(test_wait_closed(stalled, 10000), "stalled connection was not closed");
         close(stalled);
         assert_serving();
         stop_and_check();
@@ -305,7 +289,7 @@ START_TEST(test_idle_timeout)
         Ttrpc__Response *resp = NULL;
         ck_assert_int_eq(test_call(fd, 1, "Version", NULL, &resp), 0);
         ttrpc__response__free_unpacked(resp, NULL);
-        ck_assert_msg(wait_closed(fd, 10000), "idle connection was not closed");
+        ck_assert_msg(test_wait_closed(fd, 10000), "idle connection was not closed");
         close(fd);
         stop_and_check();
 }
@@ -327,7 +311,7 @@ START_TEST(test_connection_limit)
         /* The fifth is accepted and closed at once. */
         int extra = test_connect(daemon_.socket);
         ck_assert_int_ge(extra, 0);
-        ck_assert_msg(wait_closed(extra, 10000), "connection over the limit was kept");
+        ck_assert_msg(test_wait_closed(extra, 10000), "connection over the limit was kept");
         close(extra);
 
         /* Those inside the limit are still served; closing one makes room. */
