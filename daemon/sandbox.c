@@ -870,17 +870,54 @@ static bool sandbox_beneath_parent(Manager *m, const Sandbox *s)
         return false;
 }
 
+static size_t path_depth(const char *p)
+{
+        size_t n = 0;
+
+        for (; *p; p++)
+                n += *p == '/';
+        return n;
+}
+
+static bool strv_has(char *const *l, const char *s)
+{
+        for (; l && *l; l++)
+                if (streq(*l, s))
+                        return true;
+        return false;
+}
+
 /* The parent levels s made: removed deepest first when nobody lives there,
  * or handed to a sandbox that still lives beneath (which removes them in
  * turn). A level someone else put something into stays. */
 void sandbox_release_parents(Manager *m, Sandbox *s)
 {
-        for (size_t i = strv_length(s->made_parents); i > 0; i--) {
-                const char *dir = s->made_parents[i - 1];
+        size_t n = strv_length(s->made_parents);
+        _cleanup_free_ size_t *order = calloc(MAX(n, (size_t) 1), sizeof *order);
+
+        /* Deepest first, whatever the order of the list (levels handed over
+         * by a sibling come in reverse): the list backwards, sorted by depth
+         * (stable). Without memory for that, just backwards. */
+        for (size_t i = 0; order && i < n; i++) {
+                size_t idx = n - 1 - i, k = i;
+
+                while (k > 0 && path_depth(s->made_parents[order[k - 1]]) < path_depth(s->made_parents[idx])) {
+                        order[k] = order[k - 1];
+                        k--;
+                }
+                order[k] = idx;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const char *dir = s->made_parents[order ? order[i] : n - 1 - i];
                 Sandbox *heir = sandbox_beneath(m, s, dir);
                 Error e = {};
 
                 if (heir) {
+                        /* Already there when an interrupted delete runs
+                         * again. */
+                        if (strv_has(heir->made_parents, dir))
+                                continue;
                         if (strv_extend(&heir->made_parents, dir) < 0 || sandbox_save(m, heir, &e) < 0)
                                 log_sandbox_full_errno(LOG_WARNING, -ENOMEM, heir->spec.id,
                                                        "Cannot take over parent cgroup %s: it may stay behind",
@@ -940,10 +977,12 @@ int sandbox_finish_delete(Manager *m, Sandbox *s, Error *e)
         r = cgroup_destroy(&m->engine, s->spec.parent, s->spec.id, e);
         if (r < 0)
                 return r; /* the record still says DELETING: a retry goes on from here */
+        /* The parent levels before the record: once the record is gone,
+         * nothing would know of them any more (v1 levels carry no marker). */
+        sandbox_release_parents(m, s);
         r = store_remove(&m->store, s->spec.id, e);
         if (r < 0)
                 return r;
-        sandbox_release_parents(m, s);
         sandbox_unregister(m, s);
         return 0;
 }

@@ -43,15 +43,21 @@ int test_connect(const char *path)
         return fd;
 }
 
-/* Run the daemon of d (whose paths are set) and wait until it serves. */
-static int daemon_spawn(TestDaemon *d, const char *const *extra_args)
+/* Run the daemon of d (whose paths are set) with env added to its
+ * environment, its stderr to d->log when set, and wait until it serves. */
+static int daemon_spawn(TestDaemon *d, const char *const *extra_args, const char *const *env)
 {
         const char *builddir = getenv("top_builddir");
         char bin[512];
         const char *argv[64];
         size_t n = 0;
 
-        (void) snprintf(bin, sizeof bin, "%s/daemon/sandboxcgd", builddir ?: ".");
+        /* $SANDBOXCGD replaces the built daemon (make check-valgrind: a
+         * wrapper that runs it under valgrind). */
+        if (getenv("SANDBOXCGD") && *getenv("SANDBOXCGD"))
+                (void) snprintf(bin, sizeof bin, "%s", getenv("SANDBOXCGD"));
+        else
+                (void) snprintf(bin, sizeof bin, "%s/daemon/sandboxcgd", builddir ?: ".");
         argv[n++] = bin;
         argv[n++] = "--config";
         argv[n++] = d->config;
@@ -63,19 +69,37 @@ static int daemon_spawn(TestDaemon *d, const char *const *extra_args)
                 argv[n++] = *extra_args;
         argv[n] = NULL;
 
+        int log_fd = -1;
+        if (d->log[0]) {
+                log_fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                if (log_fd < 0)
+                        return -errno;
+        }
+
         pid_t parent = getpid();
         pid_t pid = fork();
-        if (pid < 0)
-                return -errno;
+        if (pid < 0) {
+                int r = -errno;
+                if (log_fd >= 0)
+                        close(log_fd);
+                return r;
+        }
         if (pid == 0) {
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
                 if (getppid() != parent)
                         _exit(EXIT_FAILURE);
+                if (log_fd >= 0 && dup2(log_fd, STDERR_FILENO) < 0)
+                        _exit(EXIT_FAILURE);
+                for (; env && *env; env++)
+                        if (putenv((char *) *env) < 0)
+                                _exit(EXIT_FAILURE);
                 execv(bin, (char *const *) argv);
                 fprintf(stderr, "exec %s: %m\n", bin);
                 _exit(127);
         }
         d->pid = pid;
+        if (log_fd >= 0)
+                close(log_fd);
 
         /* Ready when the socket accepts: wait up to 20 s (sanitizer builds
          * start slowly on a loaded machine). */
@@ -94,6 +118,11 @@ static int daemon_spawn(TestDaemon *d, const char *const *extra_args)
 
 int test_daemon_start(TestDaemon *d, const char *const *extra_args)
 {
+        return test_daemon_start_env(d, extra_args, NULL, false);
+}
+
+int test_daemon_start_env(TestDaemon *d, const char *const *extra_args, const char *const *env, bool capture)
+{
         *d = (TestDaemon){ .pid = -1 };
         (void) snprintf(d->dir, sizeof d->dir, "%s/scg-test-XXXXXX", getenv("TMPDIR") ?: "/tmp");
         if (!mkdtemp(d->dir))
@@ -107,8 +136,10 @@ int test_daemon_start(TestDaemon *d, const char *const *extra_args)
         if (cfd < 0)
                 return -errno;
         close(cfd);
+        if (capture)
+                (void) snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
 
-        return daemon_spawn(d, extra_args);
+        return daemon_spawn(d, extra_args, env);
 }
 
 bool test_daemon_alive(const TestDaemon *d)
@@ -151,12 +182,28 @@ int test_daemon_stop(TestDaemon *d)
 
 int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_status)
 {
+        return test_daemon_restart_env(d, extra_args, NULL, ret_status);
+}
+
+int test_daemon_restart_env(TestDaemon *d, const char *const *extra_args, const char *const *env,
+                            int *ret_status)
+{
         int status = daemon_terminate(d);
         if (ret_status)
                 *ret_status = status;
         if (!d->dir[0])
                 return -EINVAL;
-        return daemon_spawn(d, extra_args);
+        return daemon_spawn(d, extra_args, env);
+}
+
+int test_daemon_wait(TestDaemon *d, int timeout_ms, int *ret_status)
+{
+        if (d->pid <= 0)
+                return -ECHILD;
+        int r = test_wait_exit(d->pid, timeout_ms, ret_status);
+        if (r > 0)
+                d->pid = -1;
+        return r;
 }
 
 int test_daemon_stop_keep(TestDaemon *d, int *ret_status)
@@ -172,7 +219,7 @@ int test_daemon_start_again(TestDaemon *d, const char *const *extra_args)
 {
         if (!d->dir[0])
                 return -EINVAL;
-        return daemon_spawn(d, extra_args);
+        return daemon_spawn(d, extra_args, NULL);
 }
 
 int test_send_raw(int fd, const void *data, size_t size)

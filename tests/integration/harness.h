@@ -18,6 +18,7 @@ typedef struct TestDaemon {
         char socket[300];
         char state_dir[300];
         char config[300];
+        char log[300];          /* "": the daemon's stderr is the test's */
 } TestDaemon;
 
 /* Start the daemon with extra command-line arguments (NULL-terminated, may
@@ -39,6 +40,23 @@ int test_daemon_restart(TestDaemon *d, const char *const *extra_args, int *ret_s
  * daemon is down. */
 int test_daemon_stop_keep(TestDaemon *d, int *ret_status);
 int test_daemon_start_again(TestDaemon *d, const char *const *extra_args);
+
+/* As test_daemon_start(), with entries ("NAME=value", NULL-terminated, may
+ * be NULL) added to the daemon's environment for this start only. With
+ * capture, the daemon's stderr is appended to d->log (<dir>/daemon.log) for
+ * this and every later (re)start of d instead of going to the test's. */
+int test_daemon_start_env(TestDaemon *d, const char *const *extra_args, const char *const *env, bool capture);
+
+/* As test_daemon_restart(), with environment entries for this start only.
+ * A daemon that has exited already (test_daemon_wait()) is just started
+ * again; *ret_status is then -1. */
+int test_daemon_restart_env(TestDaemon *d, const char *const *extra_args, const char *const *env,
+                            int *ret_status);
+
+/* Wait up to timeout_ms for the daemon to exit on its own (nothing is sent
+ * to it): 1 with its wait status (d->pid is -1 then), 0 while it runs,
+ * -errno. */
+int test_daemon_wait(TestDaemon *d, int timeout_ms, int *ret_status);
 
 /* Is the daemon process still running? */
 bool test_daemon_alive(const TestDaemon *d);
