@@ -260,6 +260,8 @@ ldconfig -r "$root" || die "ldconfig -r $root failed"
         echo "UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
         [ -z "${LSAN_OPTIONS:-}" ] || echo "LSAN_OPTIONS=$LSAN_OPTIONS"
         echo "VMTEST_TEST_TIMEOUT=${SANDBOXCG_VM_TEST_TIMEOUT:-300}"
+        # test-crash kills the daemon with 100 sandboxes here, not 1,000.
+        echo "SANDBOXCG_CRASH_MANY=${SANDBOXCG_CRASH_MANY:-100}"
 } >"$root/etc/vmtest/env"
 echo "root:x:0:0:root:/root:/bin/sh" >"$root/etc/passwd"
 echo "root:x:0:" >"$root/etc/group"
