@@ -44,14 +44,35 @@ const char *cgroup_driver_to_string(CgroupDriverKind d)
         return cgroup_driver_table[d];
 }
 
+/* The index of s in a table of n names, -EINVAL if it is not there. */
+static int table_lookup(const char *const *table, size_t n, const char *s)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (streq(s, table[i]))
+                        return (int) i;
+        return -EINVAL;
+}
+
 CgroupDriverKind cgroup_driver_from_string(const char *s)
 {
-        if (!s)
-                return _CGROUP_DRIVER_INVALID;
-        for (size_t i = 0; i < ELEMENTSOF(cgroup_driver_table); i++)
-                if (streq(s, cgroup_driver_table[i]))
-                        return (CgroupDriverKind) i;
-        return _CGROUP_DRIVER_INVALID;
+        return (CgroupDriverKind) table_lookup(cgroup_driver_table, ELEMENTSOF(cgroup_driver_table), s);
+}
+
+static const char *const vmm_exit_policy_table[_VMM_EXIT_MAX] = {
+        [VMM_EXIT_KEEP] = "keep",
+        [VMM_EXIT_DELETE] = "delete",
+};
+
+const char *vmm_exit_policy_to_string(VmmExitPolicy p)
+{
+        if (p < 0 || p >= _VMM_EXIT_MAX)
+                return NULL;
+        return vmm_exit_policy_table[p];
+}
+
+VmmExitPolicy vmm_exit_policy_from_string(const char *s)
+{
+        return (VmmExitPolicy) table_lookup(vmm_exit_policy_table, ELEMENTSOF(vmm_exit_policy_table), s);
 }
 
 int config_init(Config *c)
@@ -337,6 +358,18 @@ static int config_parse_driver(ConfigParser *p, _unused_ const ConfigItem *item,
         return 0;
 }
 
+static int config_parse_vmm_exit(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
+                                 void *data)
+{
+        VmmExitPolicy *field = data;
+        VmmExitPolicy v = vmm_exit_policy_from_string(value);
+
+        if (v < 0)
+                return config_reject(p, "what happens when a VMM exits must be \"keep\" or \"delete\"");
+        *field = v;
+        return 0;
+}
+
 static int config_parse_log_level(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
                                   void *data)
 {
@@ -506,6 +539,7 @@ static const ConfigItem config_items[] = {
         { "Sandbox", "DefaultCgroupParent", config_parse_cgroup_parent, offsetof(Config, default_parent), 0,
           0 },
         { "Sandbox", "VcpuThreadPattern", config_parse_vcpu_pattern, offsetof(Config, vcpu_patterns), 0, 0 },
+        { "Sandbox", "OnVmmExit", config_parse_vmm_exit, offsetof(Config, on_vmm_exit), 0, 0 },
         { "Access", "AdminGroup", config_parse_group, offsetof(Config, admin_group), 0, 0, true },
         { "Access", "ReadOnlyGroup", config_parse_group, offsetof(Config, read_only_group), 0, 0, true },
         { "Limits", "MaxMessageSize", config_parse_size, offsetof(Config, max_message_size), 1,

@@ -27,6 +27,17 @@ typedef enum CgroupDriverKind {
 const char *cgroup_driver_to_string(CgroupDriverKind d);
 CgroupDriverKind cgroup_driver_from_string(const char *s);
 
+/* What becomes of a sandbox's cgroups when its VMM exits (OnVmmExit=). */
+typedef enum VmmExitPolicy {
+        VMM_EXIT_KEEP,          /* until DeleteSandbox: the sandboxer decides */
+        VMM_EXIT_DELETE,        /* deleted at once, as DeleteSandbox would */
+        _VMM_EXIT_MAX,
+        _VMM_EXIT_INVALID = -EINVAL,
+} VmmExitPolicy;
+
+const char *vmm_exit_policy_to_string(VmmExitPolicy p);
+VmmExitPolicy vmm_exit_policy_from_string(const char *s);
+
 /* A group that is not set (AdminGroup= and friends left empty). */
 #define GID_INVALID ((gid_t) -1)
 
@@ -46,6 +57,7 @@ typedef struct Config {
         /* [Sandbox] */
         char *default_parent;           /* DefaultCgroupParent=, default "sandboxcg" */
         char **vcpu_patterns;           /* VcpuThreadPattern= (repeatable), NULL: built-in defaults */
+        VmmExitPolicy on_vmm_exit;      /* OnVmmExit= keep|delete, default keep */
 
         /* [Access]: who may call what (names are resolved to gids when parsed) */
         gid_t admin_group;              /* AdminGroup=: every method; GID_INVALID: root only */

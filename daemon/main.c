@@ -32,6 +32,7 @@ static const Option options[] = {
         { "cgroup-root", "Daemon", "CgroupRoot", "DIR", "Where the cgroup file systems are mounted" },
         { "cgroup-driver", "Daemon", "CgroupDriver", "NAME", "cgroupfs or systemd" },
         { "log-level", "Daemon", "LogLevel", "LEVEL", "err, warning, notice, info or debug" },
+        { "on-vmm-exit", "Sandbox", "OnVmmExit", "POLICY", "keep (the default) or delete a sandbox whose VMM exits" },
         { "admin-group", "Access", "AdminGroup", "GROUP", "Members may call every method" },
         { "read-only-group", "Access", "ReadOnlyGroup", "GROUP", "Members may call the read-only methods" },
         { "max-message-size", "Limits", "MaxMessageSize", "SIZE", "Largest accepted frame (at most 4M)" },

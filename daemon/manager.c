@@ -151,6 +151,12 @@ static int manager_load_sandboxes(Manager *m)
         }
         if (n > 0)
                 log_info("Loaded %zu sandbox records from %s", n, m->config.state_dir);
+
+        /* VMMs that exited while the daemon was away, or before, under
+         * OnVmmExit=keep: their sandboxes go now. Backwards: a delete takes
+         * its sandbox out of the sorted set. */
+        for (size_t i = m->n_sandboxes; i > 0; i--)
+                sandbox_apply_vmm_exit_policy(m, m->sandboxes[i - 1]);
         return manager_reconcile(m);
 }
 

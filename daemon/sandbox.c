@@ -474,9 +474,31 @@ fail:
 
 /* ---- attach the VMM ----------------------------------------------------- */
 
+void sandbox_apply_vmm_exit_policy(Manager *m, Sandbox *s)
+{
+        _cleanup_free_ char *id = NULL;
+        bool existed;
+        Error e = {};
+
+        if (m->config.on_vmm_exit != VMM_EXIT_DELETE || s->state != SANDBOX_VMM_EXITED)
+                return;
+        id = strdup(s->spec.id); /* s is gone after a delete */
+        if (!id) {
+                log_sandbox_full_errno(LOG_WARNING, -ENOMEM, s->spec.id, "Cannot delete it (OnVmmExit=delete)");
+                return;
+        }
+        if (sandbox_delete(m, id, &existed, &e) < 0)
+                /* Left DELETING: DeleteSandbox or the next start go on. */
+                log_sandbox_full_errno(LOG_WARNING, -e.errnum, id, "Cannot delete it (OnVmmExit=delete): %s",
+                                       e.message);
+        else
+                log_sandbox_full_errno(LOG_NOTICE, 0, id, "Deleted, its VMM having exited (OnVmmExit=delete)");
+}
+
 static int on_vmm_exit(sd_event_source *source, int fd, uint32_t revents, void *userdata)
 {
         Sandbox *s = userdata;
+        Manager *m = s->manager;
         Error e = {};
 
         /* The event loop is the top of this call chain: this is where it is
@@ -487,11 +509,13 @@ static int on_vmm_exit(sd_event_source *source, int fd, uint32_t revents, void *
         s->state = SANDBOX_VMM_EXITED;
         s->vmm_exited_at = now_realtime_ns();
         s->updated_at = s->vmm_exited_at;
-        log_sandbox_full_errno(LOG_NOTICE, 0, s->spec.id, "VMM (pid %d) exited; its cgroups stay until DeleteSandbox",
-                               (int) s->vmm_pid);
-        if (sandbox_save(s->manager, s, &e) < 0)
+        log_sandbox_full_errno(LOG_NOTICE, 0, s->spec.id, "VMM (pid %d) exited; %s", (int) s->vmm_pid,
+                               m->config.on_vmm_exit == VMM_EXIT_DELETE ? "deleting the sandbox"
+                                                                        : "its cgroups stay until DeleteSandbox");
+        if (sandbox_save(m, s, &e) < 0)
                 log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "Cannot record the VMM exit: %s",
                                        e.message);
+        sandbox_apply_vmm_exit_policy(m, s);
         return 0;
 }
 

@@ -120,6 +120,10 @@ int sandbox_attach_vcpus(Manager *m, const char *id, const VcpuRequest *req, San
 /* DeleteSandbox. *ret_existed false when there was nothing to delete. */
 int sandbox_delete(Manager *m, const char *id, bool *ret_existed, Error *e);
 
+/* With OnVmmExit=delete, delete s if its VMM has exited (s is freed then);
+ * otherwise nothing. Logs what it did. */
+void sandbox_apply_vmm_exit_policy(Manager *m, Sandbox *s);
+
 /* Arm the exit watch of a sandbox whose VMM is pinned (vmm_pidfd open).
  * Used by attach and by the store when it loads records. */
 int sandbox_watch_vmm(Sandbox *s);

@@ -17,7 +17,8 @@
  *     the operation was a delete, and the interrupted call, retried, reaches
  *     the final state of the uninterrupted run.
  *  2. SIGKILL of an attached VMM (daemon up, and daemon down): vmm-exited,
- *     cgroups kept, delete works.
+ *     cgroups kept, delete works; with --on-vmm-exit delete, the sandbox
+ *     goes at once, or at the start when the daemon was down.
  *  3. SIGKILL of the daemon with 100 sandboxes: all back, VMMs untouched.
  *  4. Records truncated and overwritten by hand: quarantined, not fatal.
  *  5. Every fail point named in the daemon's sources was reached by 1.
@@ -202,7 +203,7 @@ static const char *log_tail(void)
 
 /* Start the daemon again, armed with fail point spec fp unless NULL. A
  * running daemon is stopped first with SIGTERM and must exit 0. */
-static void restart_daemon(const char *fp)
+static void restart_daemon_with(const char *fp, const char *const *args)
 {
         char env_fp[64];
         const char *env[2] = {NULL, NULL};
@@ -214,13 +215,18 @@ static void restart_daemon(const char *fp)
                 env[0] = env_fp;
         }
         c = sandboxcg_client_free(c);
-        r = test_daemon_restart_env(&d, NULL, env, &status);
+        r = test_daemon_restart_env(&d, args, env, &status);
         if (was_running)
                 ck_assert_msg(status == 0, "daemon stopped with status %d (sanitizer report or unclean stop?)",
                               status);
         ck_assert_msg(r == 0, "daemon did not start%s%s: %s (its last words: %s)", fp ? " with fail point " : "",
                       fp ?: "", strerror(-r), log_tail());
         connect_client();
+}
+
+static void restart_daemon(const char *fp)
+{
+        restart_daemon_with(fp, NULL);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1145,6 +1151,63 @@ START_TEST(test_vmm_killed)
 }
 END_TEST
 
+/* OnVmmExit=delete: the sandbox goes when its VMM does, whether the daemon
+ * sees the exit or finds it at its start. */
+START_TEST(test_vmm_exit_delete)
+{
+        static const char *const args[] = { "--on-vmm-exit", "delete", NULL };
+        Spec a;
+        Vmm v1, v2;
+        int status, r = 0;
+
+        restart_daemon_with(NULL, args);
+        spec_a(&a);
+        create_ok("vd1", &a);
+        create_ok("vd2", &a);
+        create_ok("vd3", &a); /* no VMM: stays */
+        vmm_spawn(&v1);
+        assert_ok(attach_vmm("vd1", v1.pid, NULL));
+        assert_ok(attach_vcpus("vd1", NULL, 0, true, 2, NULL));
+        strv_free(hier);
+        hier = daemon_mounts(get_ok("vd1"), parent);
+        check_tree(top, "pod", "vd1,vd2,vd3", "three created");
+
+        /* While the daemon watches: gone within 10 s, directories and
+         * record. */
+        ck_assert(reap(v1.pid, true, 5000, &status));
+        for (int waited = 0; waited < 10000; waited += 20) {
+                r = get("vd1", NULL);
+                if (r < 0)
+                        break;
+                release_responses();
+                (void) usleep(20000);
+        }
+        ck_assert_msg(r == -EREMOTEIO && sandboxcg_client_error_code(c) == SANDBOXCG_CODE_NOT_FOUND,
+                      "vd1 still there 10 s after its VMM was killed (OnVmmExit=delete): %s", describe(r));
+        assert_gone("vd1");
+        check_tree(top, "pod", "vd2,vd3", "the VMM of vd1 exited");
+        check_records("vd2.sandbox,vd3.sandbox", "the VMM of vd1 exited");
+
+        /* While the daemon is down: deleted at the start, before it serves. */
+        vmm_spawn(&v2);
+        assert_ok(attach_vmm("vd2", v2.pid, NULL));
+        c = sandboxcg_client_free(c);
+        ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+        ck_assert_int_eq(test_daemon_wait(&d, 10000, &status), 1);
+        ck_assert_msg(vmm_alive(v2.pid), "stopping the daemon killed VMM %d", (int) v2.pid);
+        ck_assert(reap(v2.pid, true, 5000, NULL));
+        restart_daemon_with(NULL, args);
+        assert_code(get("vd2", NULL), NOT_FOUND, NULL);
+        assert_gone("vd2");
+        check_tree(top, "pod", "vd3", "the VMM of vd2 exited while the daemon was down");
+        check_records("vd3.sandbox", "the VMM of vd2 exited while the daemon was down");
+        ck_assert_int_eq(get_ok("vd3")->state, STATE(CREATED));
+
+        delete_ok("vd3");
+        check_tree(top, "pod", "", "all deleted");
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------
  * 3. SIGKILL of the daemon with 100 sandboxes. */
 
@@ -1486,6 +1549,7 @@ static Suite *crash_suite(void)
         add_case(s, "crash-attach-vcpus", test_crash_attach_vcpus, true);
         add_case(s, "crash-delete", test_crash_delete, true);
         add_case(s, "vmm-killed", test_vmm_killed, true);
+        add_case(s, "vmm-exit-delete", test_vmm_exit_delete, true);
         add_case(s, "daemon-killed", test_daemon_killed, true);
         add_case(s, "corrupt-records", test_corrupt_records, true);
         /* Last: what the crash cases reached. */

@@ -201,6 +201,14 @@ START_TEST(test_driver_names)
         ck_assert_int_eq(cgroup_driver_from_string("Systemd"), -EINVAL);
         ck_assert_int_eq(cgroup_driver_from_string(""), -EINVAL);
         ck_assert_int_eq(cgroup_driver_from_string(NULL), -EINVAL);
+
+        ck_assert_str_eq(vmm_exit_policy_to_string(VMM_EXIT_KEEP), "keep");
+        ck_assert_str_eq(vmm_exit_policy_to_string(VMM_EXIT_DELETE), "delete");
+        ck_assert_ptr_null(vmm_exit_policy_to_string(_VMM_EXIT_MAX));
+        for (VmmExitPolicy p = 0; p < _VMM_EXIT_MAX; p++)
+                ck_assert_int_eq(vmm_exit_policy_from_string(vmm_exit_policy_to_string(p)), p);
+        ck_assert_int_eq(vmm_exit_policy_from_string("Delete"), -EINVAL);
+        ck_assert_int_eq(vmm_exit_policy_from_string(NULL), -EINVAL);
 }
 END_TEST
 
@@ -327,6 +335,11 @@ START_TEST(test_modes_drivers_levels)
         ck_assert_int_eq(c.driver, CGROUP_DRIVER_SYSTEMD);
         parse_one(&c, "Daemon", "CgroupDriver", "cgroupfs");
         ck_assert_int_eq(c.driver, CGROUP_DRIVER_CGROUPFS);
+        ck_assert_int_eq(c.on_vmm_exit, VMM_EXIT_KEEP);
+        parse_one(&c, "Sandbox", "OnVmmExit", "delete");
+        ck_assert_int_eq(c.on_vmm_exit, VMM_EXIT_DELETE);
+        parse_one(&c, "Sandbox", "OnVmmExit", "keep");
+        ck_assert_int_eq(c.on_vmm_exit, VMM_EXIT_KEEP);
 
         for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
                 parse_one(&c, "Daemon", "LogLevel", levels[i].value);
@@ -408,6 +421,8 @@ static const struct {
         { "Daemon", "StateDirectory", "/var/lib/../../run" },
         { "Daemon", "CgroupRoot", "~/cgroup" },
         { "Daemon", "CgroupDriver", "cgroupv2" },
+        { "Sandbox", "OnVmmExit", "remove" },
+        { "Sandbox", "OnVmmExit", "" },
         { "Daemon", "CgroupDriver", "systemd,cgroupfs" },
         { "Daemon", "LogLevel", "verbose" },
         { "Daemon", "LogLevel", "8" },
@@ -889,7 +904,7 @@ START_TEST(test_example_file)
                         line[0] = ' ';
                         keys++;
                 }
-        ck_assert_uint_eq(keys, 25);
+        ck_assert_uint_eq(keys, 26);
         ck_assert_msg(config_parse_string(&c, text, path, &e) == 0, "%s", e.message);
         /* The patterns it lists are the built-in ones (NULL in a Config that
          * names none). */
