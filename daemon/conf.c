@@ -88,6 +88,7 @@ int config_init(Config *c)
                 .cgroup_root = strdup(CGROUP_ROOT_DEFAULT),
                 .default_parent = strdup(CGROUP_PARENT_DEFAULT),
                 .driver = CGROUP_DRIVER_CGROUPFS,
+                .attach_descendants_only = true,
                 .log_level = LOG_INFO,
                 .max_message_size = TTRPC_MESSAGE_LENGTH_MAX,
                 .max_connections = 256,
@@ -116,6 +117,7 @@ void config_done(Config *c)
         free(c->cgroup_root);
         free(c->default_parent);
         strv_free(c->vcpu_patterns);
+        strv_free(c->allowed_parents);
         *c = (Config){};
 }
 
@@ -127,13 +129,14 @@ static int config_copy(Config *dst, const Config *src)
 
         /* Owned by src until copied: config_done(&t) must not free them. */
         t.socket_path = t.read_only_socket = t.state_dir = t.cgroup_root = t.default_parent = NULL;
-        t.vcpu_patterns = NULL;
+        t.vcpu_patterns = t.allowed_parents = NULL;
         if ((src->socket_path && !(t.socket_path = strdup(src->socket_path))) ||
             (src->read_only_socket && !(t.read_only_socket = strdup(src->read_only_socket))) ||
             (src->state_dir && !(t.state_dir = strdup(src->state_dir))) ||
             (src->cgroup_root && !(t.cgroup_root = strdup(src->cgroup_root))) ||
             (src->default_parent && !(t.default_parent = strdup(src->default_parent))) ||
-            strv_copy(src->vcpu_patterns, &t.vcpu_patterns) < 0) {
+            strv_copy(src->vcpu_patterns, &t.vcpu_patterns) < 0 ||
+            strv_copy(src->allowed_parents, &t.allowed_parents) < 0) {
                 config_done(&t);
                 return -ENOMEM;
         }
@@ -170,6 +173,8 @@ struct ConfigParser {
         /* VcpuThreadPattern= seen in this text: the first one replaces the
          * defaults, the others add to it. */
         bool vcpu_patterns_seen;
+        /* The same for AllowedCgroupParents=. */
+        bool allowed_parents_seen;
 
         /* The assignment being parsed, valid during one handler call. */
         const char *section, *key, *value;
@@ -370,6 +375,21 @@ static int config_parse_vmm_exit(ConfigParser *p, _unused_ const ConfigItem *ite
         return 0;
 }
 
+static int config_parse_bool(ConfigParser *p, _unused_ const ConfigItem *item, const char *value, void *data)
+{
+        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
+        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
+        bool *field = data;
+
+        if (table_lookup(yes, ELEMENTSOF(yes), value) >= 0)
+                *field = true;
+        else if (table_lookup(no, ELEMENTSOF(no), value) >= 0)
+                *field = false;
+        else
+                return config_reject(p, "a boolean is yes, no, true, false, on, off, 1 or 0");
+        return 0;
+}
+
 static int config_parse_log_level(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
                                   void *data)
 {
@@ -525,6 +545,33 @@ static int config_parse_vcpu_pattern(ConfigParser *p, _unused_ const ConfigItem 
         return 0;
 }
 
+#define ALLOWED_PARENTS_MAX 64
+
+static int config_parse_allowed_parent(ConfigParser *p, _unused_ const ConfigItem *item, const char *value,
+                                       void *data)
+{
+        char ***field = data, *parent = NULL;
+        Error e = {};
+
+        if (!p->allowed_parents_seen || !value[0]) {
+                *field = strv_free(*field);
+                p->allowed_parents_seen = true;
+        }
+        if (!value[0])
+                return 0;
+        if (cgroup_parent_normalize(value, "cgroup parent", &parent, &e) == -ENOMEM)
+                return config_oom(p);
+        if (!parent)
+                return config_reject(p, "%s", e.message);
+        if (strv_length(*field) >= ALLOWED_PARENTS_MAX) {
+                free(parent);
+                return config_reject(p, "at most %d parents", ALLOWED_PARENTS_MAX);
+        }
+        if (strv_consume(field, parent) < 0)
+                return config_oom(p);
+        return 0;
+}
+
 static const ConfigItem config_items[] = {
         { "Daemon", "Socket", config_parse_path, offsetof(Config, socket_path), 0, SOCKET_PATH_MAX },
         { "Daemon", "SocketMode", config_parse_mode, offsetof(Config, socket_mode), 0, 0 },
@@ -540,8 +587,12 @@ static const ConfigItem config_items[] = {
           0 },
         { "Sandbox", "VcpuThreadPattern", config_parse_vcpu_pattern, offsetof(Config, vcpu_patterns), 0, 0 },
         { "Sandbox", "OnVmmExit", config_parse_vmm_exit, offsetof(Config, on_vmm_exit), 0, 0 },
+        { "Sandbox", "AllowedCgroupParents", config_parse_allowed_parent, offsetof(Config, allowed_parents), 0, 0,
+          true },
         { "Access", "AdminGroup", config_parse_group, offsetof(Config, admin_group), 0, 0, true },
         { "Access", "ReadOnlyGroup", config_parse_group, offsetof(Config, read_only_group), 0, 0, true },
+        { "Access", "AttachDescendantsOnly", config_parse_bool, offsetof(Config, attach_descendants_only), 0,
+          0 },
         { "Limits", "MaxMessageSize", config_parse_size, offsetof(Config, max_message_size), 1,
           TTRPC_MESSAGE_LENGTH_MAX },
         { "Limits", "MaxConnections", config_parse_unsigned, offsetof(Config, max_connections), 1,

@@ -58,10 +58,13 @@ typedef struct Config {
         char *default_parent;           /* DefaultCgroupParent=, default "sandboxcg" */
         char **vcpu_patterns;           /* VcpuThreadPattern= (repeatable), NULL: built-in defaults */
         VmmExitPolicy on_vmm_exit;      /* OnVmmExit= keep|delete, default keep */
+        char **allowed_parents;         /* AllowedCgroupParents= (repeatable), NULL: any parent */
 
         /* [Access]: who may call what (names are resolved to gids when parsed) */
         gid_t admin_group;              /* AdminGroup=: every method; GID_INVALID: root only */
         gid_t read_only_group;          /* ReadOnlyGroup=: the read-only methods */
+        bool attach_descendants_only;   /* AttachDescendantsOnly=, default yes: a caller other than
+                                         * root may attach only its own descendants as VMM */
 
         /* [Limits] */
         uint32_t max_message_size;      /* MaxMessageSize= bytes, K/M suffixes, <= 4M, default 4M */

@@ -12,6 +12,7 @@
 #include "daemon/methods.h"
 #include "daemon/pbconv.h"
 #include "daemon/sandbox.h"
+#include "daemon/vmm.h"
 
 /* The protobuf side of the sandbox methods: requests into plain structs for
  * sandbox.c, sandboxes back into messages. */
@@ -201,6 +202,12 @@ int method_attach_vmm(Manager *m, const Peer *peer, const ProtobufCMessage *requ
 
         if (!req->has_pid)
                 return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL, "pid: missing");
+        /* Members of AdminGroup= move only their own processes around. */
+        if (m->config.attach_descendants_only && peer->uid != 0) {
+                r = vmm_check_descendant(req->pid, peer->pid, e);
+                if (r < 0)
+                        return r;
+        }
         r = sandbox_attach_vmm(m, req->id, req->pid, &s, e);
         if (r < 0)
                 return r;

@@ -69,3 +69,10 @@ int cgroup_parent_normalize(const char *parent, const char *field, char **ret, E
         *ret = copy;
         return 0;
 }
+
+bool cgroup_parent_is_beneath(const char *parent, const char *prefix)
+{
+        size_t n = strlen(prefix);
+
+        return strncmp(parent, prefix, n) == 0 && (parent[n] == '\0' || parent[n] == '/');
+}

@@ -25,3 +25,7 @@ bool sandbox_id_is_valid(const char *id);
  * CRI writes parents, and dropped: *ret is the canonical form ("kubepods/x").
  * Errors are INVALID_ARGUMENT naming field. */
 int cgroup_parent_normalize(const char *parent, const char *field, char **ret, Error *e);
+
+/* Is parent (canonical) prefix itself or beneath it, component-wise
+ * ("kubepods/x" is beneath "kubepods", "kubepods-x" is not)? */
+bool cgroup_parent_is_beneath(const char *parent, const char *prefix);

@@ -199,6 +199,22 @@ int sandbox_check_id(const char *id, Error *e)
         return check_id(id, e);
 }
 
+/* AllowedCgroupParents=, when set: the parent must be one of them or
+ * beneath one. */
+static int check_parent_allowed(Manager *m, const char *parent, Error *e)
+{
+        char **l = m->config.allowed_parents;
+
+        if (!l)
+                return 0;
+        for (char **p = l; *p; p++)
+                if (cgroup_parent_is_beneath(parent, *p))
+                        return 0;
+        return error_set(e, GRPC_PERMISSION_DENIED, EPERM,
+                         "cgroup_parent: %s is not beneath any of the parents AllowedCgroupParents= allows (%s%s)",
+                         parent, l[0], l[1] ? ", ..." : "");
+}
+
 static Sandbox *find_or_fail(Manager *m, const char *id, Error *e)
 {
         Sandbox *s;
@@ -336,6 +352,9 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
                 return r;
         r = cgroup_parent_normalize(spec->parent && spec->parent[0] ? spec->parent : m->config.default_parent,
                                     "cgroup_parent", &parent, e);
+        if (r < 0)
+                return r;
+        r = check_parent_allowed(m, parent, e);
         if (r < 0)
                 return r;
         r = sandbox_plan_writes(m, parent, &spec->resources, &spec->overhead, &writes, &n_writes, e);

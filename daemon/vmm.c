@@ -34,6 +34,7 @@
 
 typedef struct ProcStat {
         char comm[COMM_SIZE_MAX + 1];
+        pid_t ppid;             /* field 4 */
         unsigned flags;         /* field 9 */
         uint64_t start_time;    /* field 22 */
 } ProcStat;
@@ -120,7 +121,11 @@ static int proc_stat_parse(const char *buf, size_t len, ProcStat *ret)
                 if (end == p)
                         return -EBADMSG;
 
-                if (field == 9) {
+                if (field == 4) {
+                        if (!parse_decimal(p, (size_t) (end - p), INT_MAX, &v))
+                                return -EBADMSG;
+                        st.ppid = (pid_t) v;
+                } else if (field == 9) {
                         if (!parse_decimal(p, (size_t) (end - p), UINT_MAX, &v))
                                 return -EBADMSG;
                         st.flags = (unsigned) v;
@@ -295,6 +300,35 @@ int vmm_pidfd_open(pid_t pid, uint64_t expected_start_time, int *ret_fd, Error *
 
         *ret_fd = TAKE_FD(fd);
         return 0;
+}
+
+/* Deeper than any real process tree (pid_max is at most 4M, but a chain of
+ * parents that long is not a process tree anyone runs a VMM in). */
+#define ANCESTORS_MAX 4096
+
+int vmm_check_descendant(pid_t pid, pid_t ancestor, Error *e)
+{
+        pid_t p = pid;
+        int r;
+
+        if (ancestor <= 0)
+                return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL, "Invalid PID %d", ancestor);
+        for (unsigned depth = 0; depth < ANCESTORS_MAX; depth++) {
+                ProcStat st;
+
+                if (p == ancestor)
+                        return 0;
+                if (p <= 1)
+                        break;
+                r = proc_stat_read(p, &st, e);
+                if (r < 0)
+                        return r;
+                p = st.ppid;
+        }
+        return error_set(e, GRPC_PERMISSION_DENIED, EPERM,
+                         "PID %d is not a descendant of the caller (PID %d): only root may attach other "
+                         "processes (AttachDescendantsOnly=)",
+                         pid, ancestor);
 }
 
 int vmm_check_attachable(pid_t pid, Error *e)

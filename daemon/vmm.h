@@ -40,6 +40,12 @@ int vmm_pidfd_read_start_time(int pidfd, pid_t pid, uint64_t *ret, Error *e);
  * would move its whole process) and -ESRCH for a PID that does not exist. */
 int vmm_check_attachable(pid_t pid, Error *e);
 
+/* Is pid ancestor or one of its descendants (followed through the parent
+ * PIDs of /proc/<pid>/stat)? 0 if so; -EPERM (PERMISSION_DENIED) if not,
+ * -ESRCH if a process on the way does not exist. A process whose parent
+ * exited was re-parented to a subreaper or PID 1: it no longer descends. */
+int vmm_check_descendant(pid_t pid, pid_t ancestor, Error *e);
+
 /* Is tid a thread of process pid? (1/0, or -errno: -ESRCH when pid does not
  * exist.) Looked up in /proc/<pid>/task, which holds only pid's own threads. */
 int vmm_is_thread_of(pid_t pid, pid_t tid);

@@ -482,6 +482,215 @@ START_TEST(test_admin_and_read_only_groups)
 }
 END_TEST
 
+/* The cgroup line of /proc/<pid>/cgroup, whole, for the check that a
+ * process is (or is not) in a sandbox's tree. */
+static bool in_sandbox(pid_t pid, const char *id)
+{
+        char path[64], needle[300], buf[8192];
+        (void) snprintf(path, sizeof path, "/proc/%d/cgroup", (int) pid);
+        (void) snprintf(needle, sizeof needle, "/%s/%s", parent, id);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        ck_assert_int_gt(n, 0);
+        buf[n] = '\0';
+        return strstr(buf, needle) != NULL;
+}
+
+/* Has pid (not our child: its parent exited) exited within timeout_ms? A
+ * zombie has: whoever adopted it reaps it when it likes. */
+static bool dead_within(pid_t pid, int timeout_ms)
+{
+        char path[64], buf[512];
+
+        (void) snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        for (int waited = 0;; waited += 10) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return true;
+                ssize_t n = read(fd, buf, sizeof buf - 1);
+                close(fd);
+                if (n <= 0)
+                        return true;
+                buf[n] = '\0';
+                const char *p = strrchr(buf, ')');
+                if (p && (p[2] == 'Z' || p[2] == 'X'))
+                        return true;
+                if (waited >= timeout_ms)
+                        return false;
+                (void) usleep(10000);
+        }
+}
+
+/* A process of uid id that sleeps until killed. */
+static pid_t spawn_sleeper(const Identity *id)
+{
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (become(id) < 0)
+                        _exit(2);
+                for (;;)
+                        pause();
+        }
+        return pid;
+}
+
+typedef struct AttachOwn {
+        pid_t child;            /* the VMM the caller forked */
+        Outcome own, foreign;   /* attaching it, and attaching another process */
+} AttachOwn;
+
+/* As id: fork a child (the caller's own VMM) and attach it to sandbox own,
+ * then attach foreign (not a descendant) to sandbox other. The child stays
+ * for the checks and goes with its sandbox. */
+static void attach_as(const Identity *id, const char *own, const char *other, pid_t foreign, AttachOwn *ret)
+{
+        AttachOwn *a = shared_new(sizeof *a);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                Sandboxcg__V1__AttachVmmRequest req = SANDBOXCG__V1__ATTACH_VMM_REQUEST__INIT;
+                if (become(id) < 0)
+                        _exit(2);
+                pid_t child = fork(); /* not into *a: the child shares it */
+                if (child < 0)
+                        _exit(3);
+                if (child == 0) {
+                        for (;;)
+                                pause();
+                }
+                a->child = child;
+                req.id = (char *) own;
+                req.has_pid = 1;
+                req.pid = child;
+                call_path(daemon_.socket, "AttachVmm", &req.base, &a->own);
+                req.id = (char *) other;
+                req.pid = foreign;
+                call_path(daemon_.socket, "AttachVmm", &req.base, &a->foreign);
+                _exit(0);
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child as uid %u failed (%d)",
+                      (unsigned) id->uid, status);
+        *ret = *a;
+        munmap(a, sizeof *a);
+}
+
+/* AttachDescendantsOnly= (default yes): an admin other than root attaches
+ * only processes it started (a descendant of the peer), whatever their uid;
+ * root attaches anything; with "no", admins do too. Checked in
+ * /proc/<pid>/cgroup. */
+START_TEST(test_attach_descendants_only)
+{
+        const char *const args[] = { "--socket-mode", "0666", "--admin-group", "43210", NULL };
+        const char *const args_no[] = { "--socket-mode", "0666", "--admin-group", "43210",
+                                        "--attach-descendants-only", "no", NULL };
+        Requests q1, q2, q3;
+        AttachOwn a;
+        Outcome o;
+
+        start_with(args);
+        requests_init(&q1, "own");
+        requests_init(&q2, "foreign");
+        call_path(daemon_.socket, "CreateSandbox", &q1.create.base, &o);
+        assert_created(&o, "own");
+        call_path(daemon_.socket, "CreateSandbox", &q2.create.base, &o);
+        assert_created(&o, "foreign");
+
+        /* The same uid as the admin, but not its descendant. */
+        pid_t stranger = spawn_sleeper(&admin_supp);
+        attach_as(&admin_supp, "own", "foreign", stranger, &a);
+        assert_ok(&a.own, "AttachVmm of the admin's own child");
+        ck_assert_msg(in_sandbox(a.child, "own"), "the admin's child is not in sandbox own");
+        assert_code(&a.foreign, GRPC_PERMISSION_DENIED, "not a descendant", "AttachVmm of another process");
+        ck_assert_msg(!in_sandbox(stranger, "foreign"), "a refused process was moved");
+
+        /* Root may. */
+        q2.attach_vmm.pid = stranger;
+        call_path(daemon_.socket, "AttachVmm", &q2.attach_vmm.base, &o);
+        assert_ok(&o, "AttachVmm of any process by root");
+        ck_assert(in_sandbox(stranger, "foreign"));
+
+        /* Deleting kills both VMMs. */
+        call_path(daemon_.socket, "DeleteSandbox", &q1.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+        call_path(daemon_.socket, "DeleteSandbox", &q2.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+        int status;
+        ck_assert_int_eq(waitpid(stranger, &status, 0), stranger);
+        ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        ck_assert_msg(dead_within(a.child, 5000), "the admin's VMM %d survived the delete", (int) a.child);
+        stop_and_check();
+
+        /* Switched off: the admin attaches the stranger too. */
+        start_with(args_no);
+        requests_init(&q3, "off");
+        call_path(daemon_.socket, "CreateSandbox", &q3.create.base, &o);
+        assert_created(&o, "off");
+        call_path(daemon_.socket, "CreateSandbox", &q1.create.base, &o);
+        assert_created(&o, "own");
+        stranger = spawn_sleeper(&admin_supp);
+        attach_as(&admin_supp, "own", "off", stranger, &a);
+        assert_ok(&a.own, "AttachVmm of the admin's own child (AttachDescendantsOnly=no)");
+        assert_ok(&a.foreign, "AttachVmm of another process (AttachDescendantsOnly=no)");
+        ck_assert(in_sandbox(stranger, "off"));
+        call_path(daemon_.socket, "DeleteSandbox", &q3.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+        call_path(daemon_.socket, "DeleteSandbox", &q1.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+        ck_assert_int_eq(waitpid(stranger, &status, 0), stranger);
+        stop_and_check();
+}
+END_TEST
+
+/* AllowedCgroupParents=: sandboxes only beneath the parents it names
+ * (component-wise), for root too; nothing is made elsewhere. */
+START_TEST(test_allowed_parents)
+{
+        char allowed[200], beneath[260], sibling[220], args_parent[220];
+        Requests q;
+        Outcome o;
+
+        (void) snprintf(allowed, sizeof allowed, "%s/pods", parent);
+        (void) snprintf(beneath, sizeof beneath, "%s/burstable", allowed);
+        (void) snprintf(sibling, sizeof sibling, "%s/pods-x", parent);
+        (void) snprintf(args_parent, sizeof args_parent, "%s", allowed);
+        const char *const args[] = { "--allowed-cgroup-parent", "elsewhere", "--allowed-cgroup-parent",
+                                     args_parent, NULL };
+
+        start_with(args);
+        requests_init(&q, "ap");
+        q.create.cgroup_parent = beneath;
+        call_path(daemon_.socket, "CreateSandbox", &q.create.base, &o);
+        assert_ok(&o, "CreateSandbox beneath an allowed parent");
+        call_path(daemon_.socket, "DeleteSandbox", &q.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+
+        q.create.cgroup_parent = allowed;
+        call_path(daemon_.socket, "CreateSandbox", &q.create.base, &o);
+        assert_ok(&o, "CreateSandbox in an allowed parent");
+        call_path(daemon_.socket, "DeleteSandbox", &q.delete_.base, &o);
+        assert_ok(&o, "DeleteSandbox");
+
+        /* (Only parents of the run's own: a failure must not make
+         * anything elsewhere.) */
+        const char *refused[] = { sibling, parent };
+        for (size_t i = 0; i < ELEMENTSOF(refused); i++) {
+                q.create.cgroup_parent = (char *) refused[i];
+                call_path(daemon_.socket, "CreateSandbox", &q.create.base, &o);
+                assert_code(&o, GRPC_PERMISSION_DENIED, "AllowedCgroupParents", refused[i]);
+        }
+        ck_assert_uint_eq(dirs_of("pods-x"), 0);
+        ck_assert_uint_eq(dirs_of("ap"), 0);
+        ck_assert_uint_eq(dirs_of("pods"), 0);
+        stop_and_check();
+}
+END_TEST
+
 /* [Access] takes effect on SIGHUP: a group added to the configuration file
  * authorizes its members from the next request on, and what it authorizes
  * works (the daemon after a reload still creates and deletes). */
@@ -1184,6 +1393,8 @@ static Suite *access_suite(void)
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, test_root_only_by_default);
         tcase_add_test(tc, test_admin_and_read_only_groups);
+        tcase_add_test(tc, test_attach_descendants_only);
+        tcase_add_test(tc, test_allowed_parents);
         tcase_add_test(tc, test_groups_reload);
         tcase_add_test(tc, test_read_only_socket);
         tcase_add_test(tc, test_socket_mode_and_group);

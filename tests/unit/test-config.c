@@ -20,6 +20,7 @@
 #include "common/macro.h"
 #include "common/strv.h"
 #include "daemon/conf.h"
+#include "daemon/names.h"
 #include "daemon/vmm.h"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -96,6 +97,9 @@ static void assert_config_eq(const Config *a, const Config *b)
         ck_assert_int_eq(a->log_level, b->log_level);
         ck_assert_str_eq(a->default_parent, b->default_parent);
         assert_strv_eq(a->vcpu_patterns, (const char *const *) b->vcpu_patterns);
+        assert_strv_eq(a->allowed_parents, (const char *const *) b->allowed_parents);
+        ck_assert_int_eq(a->on_vmm_exit, b->on_vmm_exit);
+        ck_assert_int_eq(a->attach_descendants_only, b->attach_descendants_only);
         ck_assert_uint_eq(a->max_message_size, b->max_message_size);
         ck_assert_uint_eq(a->max_connections, b->max_connections);
         ck_assert_uint_eq(a->max_connections_per_user, b->max_connections_per_user);
@@ -544,6 +548,56 @@ START_TEST(test_sandbox_section)
 }
 END_TEST
 
+/* AllowedCgroupParents=: repeatable, canonical, the first of a text replaces
+ * the list, an empty one empties it (any parent again). */
+START_TEST(test_allowed_parents)
+{
+        _cleanup_(config_done) Config c = {};
+        Error e = {};
+
+        ck_assert_int_eq(config_init(&c), 0);
+        ck_assert_ptr_null(c.allowed_parents);
+        ck_assert_int_eq(config_parse_string(&c,
+                                             "[Sandbox]\n"
+                                             "AllowedCgroupParents=/kubepods\n"
+                                             "AllowedCgroupParents=sandboxcg/vms\n",
+                                             "one", &e),
+                         0);
+        assert_strv_eq(c.allowed_parents, (const char *const[]){ "kubepods", "sandboxcg/vms", NULL });
+        ck_assert_int_eq(config_parse_string(&c, "[Sandbox]\nAllowedCgroupParents=pods\n", "two", &e), 0);
+        assert_strv_eq(c.allowed_parents, (const char *const[]){ "pods", NULL });
+        ck_assert_int_eq(config_parse_string(&c, "[Sandbox]\nAllowedCgroupParents=\n", "three", &e), 0);
+        ck_assert_ptr_null(c.allowed_parents);
+        ck_assert(!error_is_set(&e));
+
+        assert_rejected("[Sandbox]\nAllowedCgroupParents=../x\n", "AllowedCgroupParents", NULL);
+        assert_rejected("[Sandbox]\nAllowedCgroupParents=a//b\n", "AllowedCgroupParents", NULL);
+
+        ck_assert(cgroup_parent_is_beneath("kubepods", "kubepods"));
+        ck_assert(cgroup_parent_is_beneath("kubepods/burstable", "kubepods"));
+        ck_assert(!cgroup_parent_is_beneath("kubepods-x", "kubepods"));
+        ck_assert(!cgroup_parent_is_beneath("kube", "kubepods"));
+        ck_assert(!cgroup_parent_is_beneath("sandboxcg", "sandboxcg/vms"));
+}
+END_TEST
+
+START_TEST(test_attach_descendants_only)
+{
+        _cleanup_(config_done) Config c = {};
+
+        ck_assert_int_eq(config_init(&c), 0);
+        ck_assert(c.attach_descendants_only);
+        const char *const no[] = { "no", "false", "0", "off" }, *const yes[] = { "yes", "true", "1", "on" };
+        for (size_t i = 0; i < ELEMENTSOF(no); i++) {
+                parse_one(&c, "Access", "AttachDescendantsOnly", no[i]);
+                ck_assert(!c.attach_descendants_only);
+                parse_one(&c, "Access", "AttachDescendantsOnly", yes[i]);
+                ck_assert(c.attach_descendants_only);
+        }
+        assert_rejected("[Access]\nAttachDescendantsOnly=maybe\n", "AttachDescendantsOnly", NULL);
+}
+END_TEST
+
 /* At most 64 patterns. */
 START_TEST(test_vcpu_pattern_limit)
 {
@@ -904,7 +958,7 @@ START_TEST(test_example_file)
                         line[0] = ' ';
                         keys++;
                 }
-        ck_assert_uint_eq(keys, 26);
+        ck_assert_uint_eq(keys, 28);
         ck_assert_msg(config_parse_string(&c, text, path, &e) == 0, "%s", e.message);
         /* The patterns it lists are the built-in ones (NULL in a Config that
          * names none). */
@@ -930,6 +984,8 @@ static Suite *config_suite(void)
         tcase_add_loop_test(tc, test_bad_value, 0, (int) ELEMENTSOF(bad_values));
         tcase_add_test(tc, test_sandbox_section);
         tcase_add_test(tc, test_vcpu_pattern_limit);
+        tcase_add_test(tc, test_allowed_parents);
+        tcase_add_test(tc, test_attach_descendants_only);
         tcase_add_test(tc, test_sandbox_section_errors);
         tcase_add_test(tc, test_empty_value);
         tcase_add_test(tc, test_groups_and_optional_values);
