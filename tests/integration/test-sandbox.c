@@ -428,6 +428,43 @@ START_TEST(test_update)
         assert_ok(update("upd", &s, &sb));
         assert_limits("upd", &limits_case1);
 
+        /* New periods, each way: on v1 a period and its quota are checked
+         * one write at a time against the parent's and children's ratios,
+         * so their order matters (the kernel said EINVAL to most of these
+         * before it was planned as one limit). */
+        static const struct {
+                int64_t vcpu_period, vcpu_quota, ovh_period, ovh_quota;
+        } periods[] = {
+                { 50000, 150000, 200000, 20000 },
+                { 1000000, 100000, 10000, 5000 },
+                { 20000, 60000, 1000000, 900000 },
+                { 100000, 200000, 100000, 50000 }, /* back to spec_init()'s */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(periods); i++) {
+                SET(s.res, cpu_period, periods[i].vcpu_period);
+                SET(s.res, cpu_quota, periods[i].vcpu_quota);
+                SET(s.ovh, cpu_period, periods[i].ovh_period);
+                SET(s.ovh, cpu_quota, periods[i].ovh_quota);
+                check_ok(update("upd", &s, &sb), fmt("UpdateSandbox to periods #%zu", i));
+                if (version_of("cpu") == 1) {
+                        check_kfile(node_file("cpu", "upd", "vcpu", "cpu.cfs_period_us"),
+                                    fmt("%" PRId64, periods[i].vcpu_period));
+                        check_kfile(node_file("cpu", "upd", "vcpu", "cpu.cfs_quota_us"),
+                                    fmt("%" PRId64, periods[i].vcpu_quota));
+                        check_kfile(node_file("cpu", "upd", "pod_overhead", "cpu.cfs_period_us"),
+                                    fmt("%" PRId64, periods[i].ovh_period));
+                        check_kfile(node_file("cpu", "upd", "pod_overhead", "cpu.cfs_quota_us"),
+                                    fmt("%" PRId64, periods[i].ovh_quota));
+                } else {
+                        check_kfile(node_file("cpu", "upd", "vcpu", "cpu.max"),
+                                    fmt("%" PRId64 " %" PRId64, periods[i].vcpu_quota, periods[i].vcpu_period));
+                        check_kfile(node_file("cpu", "upd", "pod_overhead", "cpu.max"),
+                                    fmt("%" PRId64 " %" PRId64, periods[i].ovh_quota, periods[i].ovh_period));
+                }
+                assert_applied(sb);
+        }
+        assert_limits("upd", &limits_case1);
+
         /* The update is the whole spec: a limit it leaves out is lifted.
          * Left out of the overhead, it adds nothing to S; left out of the
          * pod's resources, S has no limit. */
