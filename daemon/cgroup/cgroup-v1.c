@@ -89,13 +89,19 @@ static int v1_count_processes(CgroupEngine *eng, const Hierarchy *h, const char 
                 _cleanup_free_ char *dir = NULL;
                 _cleanup_free_ pid_t *pids = NULL;
                 size_t n = 0;
+                Error local = {};
                 if (asprintf(&dir, "%s%s", s_dir, subdirs[i]) < 0)
                         return -ENOMEM;
-                if (cg_dir_exists(&eng->fs, dir) <= 0)
+                /* A missing directory (no children here) holds no task: one
+                 * open instead of a look first. */
+                int r = cg_read_pids(&eng->fs, dir, "tasks", &pids, &n, &local);
+                if (r == -ENOENT)
                         continue;
-                int r = cg_read_pids(&eng->fs, dir, "tasks", &pids, &n, e);
-                if (r < 0)
+                if (r < 0) {
+                        if (e && !error_is_set(e))
+                                *e = local;
                         return r;
+                }
                 total += (int) MIN(n, (size_t) INT32_MAX / 4);
         }
         return total;

@@ -18,6 +18,13 @@ static const Controller used_controllers[] = {
 #define RMDIR_TRIES 12          /* 1 ms doubling: about 4 s in all */
 #define DEFAULT_KILL_TIMEOUT_MS 5000
 
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
 static void sleep_ms(unsigned ms)
 {
         struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
@@ -1124,6 +1131,7 @@ int cgroup_destroy(CgroupEngine *eng, const char *parent, const char *id, Error 
         if (r > 0) {
                 _cleanup_free_ char *u_dir = NULL, *f_dir = NULL;
                 bool killed = false;
+                unsigned waited = 0, step = 1;
 
                 if (unified && cgroup_node_dir(unified, parent, id, NODE_SANDBOX, &u_dir) >= 0 &&
                     cg_file_exists(&eng->fs, u_dir, "cgroup.kill") > 0) {
@@ -1132,6 +1140,15 @@ int cgroup_destroy(CgroupEngine *eng, const char *parent, const char *id, Error 
                         if (r < 0)
                                 return r;
                         killed = true;
+                        /* Woken by the kernel when the last task has passed
+                         * its exit, not by the sleeps below (a 1 ms sleep
+                         * alone is more than most kills take); the count
+                         * below then checks every hierarchy. */
+                        uint64_t t0 = now_ms();
+                        r = cg_wait_unpopulated(&eng->fs, u_dir, eng->kill_timeout_ms, e);
+                        if (r < 0)
+                                return r;
+                        waited = (unsigned) MIN(now_ms() - t0, (uint64_t) eng->kill_timeout_ms);
                 } else if (freezer && freezer->version == 1 &&
                            cgroup_node_dir(freezer, parent, id, NODE_SANDBOX, &f_dir) >= 0 &&
                            cg_dir_exists(&eng->fs, f_dir) > 0) {
@@ -1151,7 +1168,6 @@ int cgroup_destroy(CgroupEngine *eng, const char *parent, const char *id, Error 
                 }
 
                 /* Wait for the tasks to pass their exit path. */
-                unsigned waited = 0, step = 1;
                 for (;;) {
                         r = count_all(eng, parent, id, e);
                         if (r <= 0)

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef HAVE_LINUX_OPENAT2_H
@@ -860,4 +862,38 @@ int cg_open_file(CgroupFs *fs, const char *dir, const char *file, int flags, Err
                 return fail_invalid(e, fs, dir, file, -EINVAL, "creating files is not supported", "open");
 
         return open_at_root(fs, dir, file, flags | O_CLOEXEC, e, "open");
+}
+
+int cg_wait_unpopulated(CgroupFs *fs, const char *dir, unsigned timeout_ms, Error *e)
+{
+        _cleanup_close_ int fd = -EBADF;
+        struct timespec start, now;
+        char buf[256];
+
+        fd = open_at_root(fs, dir, "cgroup.events", O_RDONLY | O_NOFOLLOW | O_CLOEXEC, e, "read");
+        if (fd < 0)
+                return fd;
+        (void) clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+                if (n < 0)
+                        return fail(e, fs, dir, "cgroup.events", errno, NULL, "read");
+                buf[n] = '\0';
+                const char *p = strstr(buf, "populated ");
+                if (!p || (p != buf && p[-1] != '\n'))
+                        return fail(e, fs, dir, "cgroup.events", EBADMSG, "no populated key", "parse");
+                if (p[10] == '0')
+                        return 1;
+
+                (void) clock_gettime(CLOCK_MONOTONIC, &now);
+                int64_t waited = (int64_t) (now.tv_sec - start.tv_sec) * 1000 +
+                                 (now.tv_nsec - start.tv_nsec) / 1000000;
+                if (waited >= (int64_t) timeout_ms)
+                        return 0;
+                /* The kernel signals a change of cgroup.events with
+                 * POLLPRI; 50 ms steps for files that never signal. */
+                struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+                if (poll(&pfd, 1, (int) MIN((int64_t) timeout_ms - waited, (int64_t) 50)) < 0 && errno != EINTR)
+                        return fail(e, fs, dir, "cgroup.events", errno, NULL, "poll");
+        }
 }

@@ -75,6 +75,10 @@ int cg_list_children(CgroupFs *fs, const char *dir, char ***ret, Error *e);
  * refused), or, with file NULL, dir itself (O_RDONLY|O_DIRECTORY, e.g. for
  * CLONE_INTO_CGROUP or to poll cgroup.events). Returns the fd. */
 int cg_open_file(CgroupFs *fs, const char *dir, const char *file, int flags, Error *e);
+/* Wait until dir/cgroup.events (cgroup2) says "populated 0", woken by the
+ * kernel's notification rather than by polling on a timer. Returns 1 once
+ * unpopulated, 0 after timeout_ms. */
+int cg_wait_unpopulated(CgroupFs *fs, const char *dir, unsigned timeout_ms, Error *e);
 
 
 /* For tests: resolve with the component-by-component walk even where the
