@@ -95,6 +95,20 @@ int verb_list(int argc, char **argv, CtlContext *ctx)
         if (r <= 0)
                 return ctl_parse_exit(r);
 
-        return ctl_run(ctx, "ListSandboxes", NULL, &sandboxcg__v1__list_sandboxes_response__descriptor,
-                       print_list);
+        _cleanup_message_ Sandboxcg__V1__ListSandboxesResponse *resp = NULL;
+
+        /* Every page. */
+        r = ctl_connect(ctx);
+        if (r != CTL_EXIT_SUCCESS)
+                return r;
+        r = sandboxcg_client_list_all_sandboxes(ctx->client, &resp);
+        if (r < 0)
+                return ctl_call_failed(ctx, "ListSandboxes", r);
+        if (ctx->output == OUTPUT_JSON)
+                r = output_message_json(&resp->base, stdout);
+        else
+                r = print_list(&resp->base, ctx);
+        if (r < 0)
+                return ctl_output_failed(r);
+        return CTL_EXIT_SUCCESS;
 }

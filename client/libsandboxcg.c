@@ -466,6 +466,64 @@ int sandboxcg_client_list_sandboxes(SandboxcgClient *c, const Sandboxcg__V1__Lis
                           &sandboxcg__v1__list_sandboxes_response__descriptor, ret);
 }
 
+/* The pages' sandboxes are malloc'd one by one (protobuf-c's default
+ * allocator): they move into the first page's array as they are. */
+int sandboxcg_client_list_all_sandboxes(SandboxcgClient *c, Sandboxcg__V1__ListSandboxesResponse **ret)
+{
+        Sandboxcg__V1__ListSandboxesResponse *all = NULL;
+        char *token = NULL;
+        int r;
+
+        for (;;) {
+                Sandboxcg__V1__ListSandboxesRequest req = SANDBOXCG__V1__LIST_SANDBOXES_REQUEST__INIT;
+                Sandboxcg__V1__ListSandboxesResponse *page = NULL;
+                bool more;
+                size_t got;
+
+                req.page_token = token;
+                r = sandboxcg_client_list_sandboxes(c, &req, &page);
+                free(token);
+                token = NULL;
+                if (r < 0)
+                        break;
+                more = page->next_page_token && page->next_page_token[0];
+                got = page->n_sandboxes;
+                if (more && !(token = strdup(page->next_page_token)))
+                        r = -ENOMEM;
+                if (!all)
+                        all = page;
+                else {
+                        Sandboxcg__V1__Sandbox **v =
+                                got > 0 ? realloc(all->sandboxes, (all->n_sandboxes + got) * sizeof *v) : NULL;
+                        if (v) {
+                                memcpy(v + all->n_sandboxes, page->sandboxes, got * sizeof *v);
+                                all->sandboxes = v;
+                                all->n_sandboxes += got;
+                                page->n_sandboxes = 0;
+                        } else if (got > 0)
+                                r = -ENOMEM;
+                        sandboxcg__v1__list_sandboxes_response__free_unpacked(page, NULL);
+                }
+                if (r < 0 || !more)
+                        break;
+                /* An empty page that names a next one would go on forever. */
+                if (got == 0) {
+                        r = -EBADMSG;
+                        break;
+                }
+        }
+        free(token);
+        if (r < 0) {
+                if (all)
+                        sandboxcg__v1__list_sandboxes_response__free_unpacked(all, NULL);
+                return r;
+        }
+        free(all->next_page_token);
+        all->next_page_token = NULL;
+        *ret = all;
+        return 0;
+}
+
 int sandboxcg_client_reconcile(SandboxcgClient *c, const Sandboxcg__V1__ReconcileRequest *req,
                                Sandboxcg__V1__ReconcileResponse **ret)
 {

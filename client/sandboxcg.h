@@ -172,6 +172,11 @@ int sandboxcg_client_get_sandbox(SandboxcgClient *c, const Sandboxcg__V1__GetSan
                                  Sandboxcg__V1__GetSandboxResponse **ret);
 int sandboxcg_client_list_sandboxes(SandboxcgClient *c, const Sandboxcg__V1__ListSandboxesRequest *req,
                                     Sandboxcg__V1__ListSandboxesResponse **ret);
+/* Every sandbox: ListSandboxes page after page (each page is one call and
+ * one message of at most 4 MiB), merged into one response whose
+ * next_page_token is unset. Sandboxes created or deleted meanwhile may or may
+ * not be in it; none is listed twice. */
+int sandboxcg_client_list_all_sandboxes(SandboxcgClient *c, Sandboxcg__V1__ListSandboxesResponse **ret);
 int sandboxcg_client_reconcile(SandboxcgClient *c, const Sandboxcg__V1__ReconcileRequest *req,
                                Sandboxcg__V1__ReconcileResponse **ret);
 

@@ -10,9 +10,11 @@
 #include "daemon/log.h"
 #include "daemon/manager.h"
 #include "daemon/methods.h"
+#include "daemon/names.h"
 #include "daemon/pbconv.h"
 #include "daemon/sandbox.h"
 #include "daemon/vmm.h"
+#include "proto/frame.h"
 
 /* The protobuf side of the sandbox methods: requests into plain structs for
  * sandbox.c, sandboxes back into messages. */
@@ -321,24 +323,71 @@ int method_get_sandbox(Manager *m, const Peer *peer, const ProtobufCMessage *req
         return 0;
 }
 
+/* What a ttrpc.Response adds around its payload, with room to spare: the
+ * payload's tag and length, a stream id, an empty status. */
+#define RESPONSE_ENVELOPE_MAX 64
+
+/* The bytes a repeated message field adds for a message of size n: tag and
+ * length prefix. */
+static size_t repeated_field_size(size_t n)
+{
+        size_t varint = 1;
+
+        for (size_t v = n; v >= 0x80; v >>= 7)
+                varint++;
+        return 1 + varint + n;
+}
+
 int method_list_sandboxes(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                           ProtobufCMessage **ret_response, Error *e)
 {
+        const Sandboxcg__V1__ListSandboxesRequest *req = (const void *) request;
         _cleanup_pb_ Sandboxcg__V1__ListSandboxesResponse *resp = NULL;
+        size_t first = 0, n, budget, size = 0;
+
+        if (req->page_token) {
+                if (!sandbox_id_is_valid(req->page_token))
+                        return error_set(e, GRPC_INVALID_ARGUMENT, EINVAL,
+                                         "page_token: not the next_page_token of a page");
+                /* The sandbox it names may be gone: the page starts after
+                 * where it was. */
+                first = sandbox_index_after(m, req->page_token);
+        }
+        n = m->n_sandboxes - first;
+        if (req->has_page_size && req->page_size > 0)
+                n = MIN(n, (size_t) req->page_size);
+        /* The response must fit in one message of the size this daemon
+         * accepts (MaxMessageSize=, at most ttrpc's 4 MiB), next_page_token
+         * included (an id is at most SANDBOX_ID_MAX bytes). */
+        budget = MIN((size_t) m->config.max_message_size, (size_t) TTRPC_MESSAGE_LENGTH_MAX);
+        budget -= MIN(budget, RESPONSE_ENVELOPE_MAX + repeated_field_size(SANDBOX_ID_MAX));
 
         resp = pb_new(&sandboxcg__v1__list_sandboxes_response__descriptor);
         if (!resp)
                 return oom(e);
-        if (m->n_sandboxes > 0) {
-                resp->sandboxes = calloc(m->n_sandboxes, sizeof *resp->sandboxes);
+        if (n > 0) {
+                resp->sandboxes = calloc(n, sizeof *resp->sandboxes);
                 if (!resp->sandboxes)
                         return oom(e);
         }
-        for (size_t i = 0; i < m->n_sandboxes; i++) {
-                if (sandbox_to_pb(m, m->sandboxes[i], false, &resp->sandboxes[i]) < 0)
+        for (size_t i = 0; i < n; i++) {
+                Sandboxcg__V1__Sandbox *sb = NULL;
+
+                if (sandbox_to_pb(m, m->sandboxes[first + i], false, &sb) < 0)
                         return oom(e);
-                resp->n_sandboxes++;
+                size += repeated_field_size(protobuf_c_message_get_packed_size(&sb->base));
+                if (size > budget) {
+                        protobuf_c_message_free_unpacked(&sb->base, NULL);
+                        if (i == 0)
+                                return error_set(e, GRPC_RESOURCE_EXHAUSTED, EMSGSIZE,
+                                                 "Sandbox %s does not fit in a message", m->sandboxes[first]->spec.id);
+                        break;
+                }
+                resp->sandboxes[resp->n_sandboxes++] = sb;
         }
+        if (first + resp->n_sandboxes < m->n_sandboxes && resp->n_sandboxes > 0 &&
+            pb_strdup(&resp->next_page_token, resp->sandboxes[resp->n_sandboxes - 1]->id) < 0)
+                return oom(e);
         *ret_response = &TAKE_PTR(resp)->base;
         return 0;
 }

@@ -117,6 +117,14 @@ static size_t sandbox_search(Manager *m, const char *id, bool *ret_found)
         return lo;
 }
 
+size_t sandbox_index_after(Manager *m, const char *id)
+{
+        bool found;
+        size_t i = sandbox_search(m, id, &found);
+
+        return found ? i + 1 : i;
+}
+
 Sandbox *sandbox_find(Manager *m, const char *id)
 {
         bool found;

@@ -84,6 +84,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Sandbox *, sandbox_free);
 
 /* The live sandboxes of a manager, sorted by id. */
 Sandbox *sandbox_find(Manager *m, const char *id);
+/* The index in m->sandboxes of the first sandbox whose id sorts after id. */
+size_t sandbox_index_after(Manager *m, const char *id);
 /* INVALID_ARGUMENT naming "id" unless id is a sandbox id (names.h). */
 int sandbox_check_id(const char *id, Error *e);
 /* Takes s into the manager's set (-EEXIST if its id is there). */

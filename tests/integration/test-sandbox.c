@@ -572,6 +572,104 @@ START_TEST(test_get_list)
 }
 END_TEST
 
+/* ListSandboxes a page at a time: by count, by size (a daemon that takes
+ * messages of 16 KiB at most answers in pages that fit), continued after a
+ * sandbox deleted meanwhile, and merged whole by the library. */
+#define N_PAGED 60
+
+static void list_page(uint32_t page_size, const char *token, Sandboxcg__V1__ListSandboxesResponse **ret)
+{
+        Sandboxcg__V1__ListSandboxesRequest req = SANDBOXCG__V1__LIST_SANDBOXES_REQUEST__INIT;
+
+        if (page_size > 0) {
+                req.has_page_size = 1;
+                req.page_size = page_size;
+        }
+        req.page_token = (char *) token;
+        check_ok(sandboxcg_client_list_sandboxes(c, &req, ret), "ListSandboxes (a page)");
+        keep(*ret);
+}
+
+START_TEST(test_list_pages)
+{
+        static const char *const args[] = { "--max-message-size", "16K", NULL };
+        Sandboxcg__V1__ListSandboxesResponse *page, *all;
+        char id[16];
+        int status = -1;
+        Spec s;
+
+        c = sandboxcg_client_free(c);
+        int r = test_daemon_restart(&d, args, &status);
+        ck_assert_msg(r == 0 && status == 0, "restart with --max-message-size 16K: %s, status %d", strerror(-r),
+                      status);
+        connect_client();
+        spec_init(&s);
+        for (int i = 0; i < N_PAGED; i++) {
+                (void) snprintf(id, sizeof id, "pg-%03d", i);
+                create_ok(id, &s);
+        }
+
+        /* By count: 25, 25, 10, in order, the last without a token. */
+        size_t seen = 0;
+        const char *token = NULL;
+        for (unsigned k = 0;; k++) {
+                list_page(25, token, &page);
+                ck_assert_uint_eq(page->n_sandboxes, k < 2 ? 25 : 10);
+                for (size_t i = 0; i < page->n_sandboxes; i++, seen++)
+                        ck_assert_str_eq(page->sandboxes[i]->id, fmt("pg-%03zu", seen));
+                token = page->next_page_token;
+                if (k == 2) {
+                        ck_assert_msg(!token || !token[0], "the last page names a next one: %s", token);
+                        break;
+                }
+                ck_assert_str_eq(token, fmt("pg-%03zu", seen - 1));
+        }
+
+        /* By size: without a count, pages of at most 16 KiB, several of
+         * them, every sandbox once. */
+        seen = 0;
+        token = NULL;
+        unsigned pages = 0;
+        do {
+                list_page(0, token, &page);
+                ck_assert_uint_gt(page->n_sandboxes, 0);
+                ck_assert_uint_le(sandboxcg__v1__list_sandboxes_response__get_packed_size(page), 16 * 1024);
+                for (size_t i = 0; i < page->n_sandboxes; i++, seen++)
+                        ck_assert_str_eq(page->sandboxes[i]->id, fmt("pg-%03zu", seen));
+                token = page->next_page_token;
+                pages++;
+        } while (token && token[0]);
+        ck_assert_uint_eq(seen, N_PAGED);
+        ck_assert_uint_ge(pages, 3);
+
+        /* The token's sandbox deleted: the next page starts after it. */
+        list_page(10, NULL, &page);
+        ck_assert_str_eq(page->next_page_token, "pg-009");
+        delete_ok("pg-009");
+        delete_ok("pg-010");
+        list_page(10, "pg-009", &page);
+        ck_assert_str_eq(page->sandboxes[0]->id, "pg-011");
+
+        /* A token that is no id. */
+        Sandboxcg__V1__ListSandboxesRequest bad = SANDBOXCG__V1__LIST_SANDBOXES_REQUEST__INIT;
+        bad.page_token = (char *) "../etc";
+        check_code(sandboxcg_client_list_sandboxes(c, &bad, &page), SANDBOXCG_CODE_INVALID_ARGUMENT, "page_token",
+                   "ListSandboxes with page_token ../etc");
+
+        /* All of them through the library. */
+        check_ok(sandboxcg_client_list_all_sandboxes(c, &all), "list all");
+        keep(all);
+        ck_assert_uint_eq(all->n_sandboxes, N_PAGED - 2);
+        ck_assert_msg(!all->next_page_token, "merged list names a next page");
+        for (size_t i = 1; i < all->n_sandboxes; i++)
+                ck_assert_msg(strcmp(all->sandboxes[i - 1]->id, all->sandboxes[i]->id) < 0, "out of order at %zu",
+                              i);
+        for (int i = 0; i < N_PAGED; i++)
+                if (i != 9 && i != 10)
+                        delete_ok(fmt("pg-%03d", i));
+}
+END_TEST
+
 /* 8. Delete with the VMM running: killed, every directory and the record
  * gone; again is fine. */
 START_TEST(test_delete)
@@ -796,6 +894,7 @@ static Suite *sandbox_suite(void)
         tcase_add_test(tc, test_attach_vmm);
         tcase_add_test(tc, test_attach_vcpus);
         tcase_add_test(tc, test_update);
+        tcase_add_test(tc, test_list_pages);
         tcase_add_test(tc, test_get_list);
         tcase_add_test(tc, test_delete);
         tcase_add_test(tc, test_orphans);
