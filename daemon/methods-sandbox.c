@@ -338,12 +338,35 @@ static size_t repeated_field_size(size_t n)
         return 1 + varint + n;
 }
 
+/* The packed Sandbox message of s as ListSandboxes shows it, kept with s
+ * until it changes (sandbox_save() drops it): a list of thousands then
+ * costs a copy each instead of building and packing every message again. */
+static int sandbox_listed(Manager *m, Sandbox *s)
+{
+        _cleanup_pb_ Sandboxcg__V1__Sandbox *pb = NULL;
+        uint8_t *buf;
+        size_t size;
+
+        if (s->listed)
+                return 0;
+        if (sandbox_to_pb(m, s, false, &pb) < 0)
+                return -ENOMEM;
+        size = protobuf_c_message_get_packed_size(&pb->base);
+        buf = malloc(MAX(size, (size_t) 1));
+        if (!buf)
+                return -ENOMEM;
+        s->listed_size = protobuf_c_message_pack(&pb->base, buf);
+        s->listed = buf;
+        return 0;
+}
+
 int method_list_sandboxes(Manager *m, const Peer *peer, const ProtobufCMessage *request,
                           ProtobufCMessage **ret_response, Error *e)
 {
         const Sandboxcg__V1__ListSandboxesRequest *req = (const void *) request;
         _cleanup_pb_ Sandboxcg__V1__ListSandboxesResponse *resp = NULL;
         size_t first = 0, n, budget, size = 0;
+        ProtobufCMessageUnknownField *fields = NULL;
 
         if (req->page_token) {
                 if (!sandbox_id_is_valid(req->page_token))
@@ -366,27 +389,46 @@ int method_list_sandboxes(Manager *m, const Peer *peer, const ProtobufCMessage *
         if (!resp)
                 return oom(e);
         if (n > 0) {
-                resp->sandboxes = calloc(n, sizeof *resp->sandboxes);
-                if (!resp->sandboxes)
+                fields = calloc(n, sizeof *fields);
+                if (!fields)
                         return oom(e);
+                resp->base.unknown_fields = fields;
         }
+        /* Each sandbox goes out as the bytes of field 1 (sandboxes), packed
+         * already: protobuf-c writes a message's unknown fields as they are,
+         * after its known ones, and a parser takes them for the repeated
+         * field they encode, in their order. */
         for (size_t i = 0; i < n; i++) {
-                Sandboxcg__V1__Sandbox *sb = NULL;
+                Sandbox *s = m->sandboxes[first + i];
 
-                if (sandbox_to_pb(m, m->sandboxes[first + i], false, &sb) < 0)
+                if (sandbox_listed(m, s) < 0)
                         return oom(e);
-                size += repeated_field_size(protobuf_c_message_get_packed_size(&sb->base));
+                size += repeated_field_size(s->listed_size);
                 if (size > budget) {
-                        protobuf_c_message_free_unpacked(&sb->base, NULL);
                         if (i == 0)
                                 return error_set(e, GRPC_RESOURCE_EXHAUSTED, EMSGSIZE,
-                                                 "Sandbox %s does not fit in a message", m->sandboxes[first]->spec.id);
+                                                 "Sandbox %s does not fit in a message", s->spec.id);
                         break;
                 }
-                resp->sandboxes[resp->n_sandboxes++] = sb;
+                /* The data of an unknown field is what follows its tag:
+                 * here the length, then the message. */
+                size_t prefix = repeated_field_size(s->listed_size) - 1 - s->listed_size;
+                uint8_t *data = malloc(prefix + s->listed_size);
+                if (!data)
+                        return oom(e);
+                for (size_t k = 0, v = s->listed_size; k < prefix; k++, v >>= 7)
+                        data[k] = (uint8_t) ((v & 0x7f) | (k + 1 < prefix ? 0x80 : 0));
+                memcpy(data + prefix, s->listed, s->listed_size);
+                fields[i] = (ProtobufCMessageUnknownField){
+                        .tag = 1, /* sandboxes */
+                        .wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED,
+                        .len = prefix + s->listed_size,
+                        .data = data,
+                };
+                resp->base.n_unknown_fields++;
         }
-        if (first + resp->n_sandboxes < m->n_sandboxes && resp->n_sandboxes > 0 &&
-            pb_strdup(&resp->next_page_token, resp->sandboxes[resp->n_sandboxes - 1]->id) < 0)
+        if (first + resp->base.n_unknown_fields < m->n_sandboxes && resp->base.n_unknown_fields > 0 &&
+            pb_strdup(&resp->next_page_token, m->sandboxes[first + resp->base.n_unknown_fields - 1]->spec.id) < 0)
                 return oom(e);
         *ret_response = &TAKE_PTR(resp)->base;
         return 0;

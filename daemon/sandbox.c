@@ -89,6 +89,7 @@ Sandbox *sandbox_free(Sandbox *s)
         sandbox_clear_pending(s);
         free(s->vcpu_tids);
         strv_free(s->made_parents);
+        free(s->listed);
         free(s);
         return NULL;
 }
@@ -318,6 +319,10 @@ int sandbox_plan_writes(Manager *m, const char *parent, const Resources *resourc
 
 int sandbox_save(Manager *m, Sandbox *s, Error *e)
 {
+        /* s changed: what ListSandboxes had of it is stale. */
+        free(s->listed);
+        s->listed = NULL;
+        s->listed_size = 0;
         return store_save(&m->store, s, e);
 }
 

@@ -75,6 +75,12 @@ typedef struct Sandbox {
         Resources pending_resources, pending_overhead;
         pid_t pending_vmm_pid;
         uint64_t pending_vmm_start_time;
+
+        /* What ListSandboxes sends for this sandbox, packed once by the
+         * method layer and dropped by sandbox_save(), which every change is
+         * followed by. Opaque bytes here. */
+        uint8_t *listed;
+        size_t listed_size;
 } Sandbox;
 
 /* A sandbox with nothing set (state CREATING), owning nothing yet. */

@@ -664,6 +664,26 @@ START_TEST(test_list_pages)
         for (size_t i = 1; i < all->n_sandboxes; i++)
                 ck_assert_msg(strcmp(all->sandboxes[i - 1]->id, all->sandboxes[i]->id) < 0, "out of order at %zu",
                               i);
+        /* What a list shows follows every change (the daemon keeps each
+         * sandbox's listing until it changes). */
+        pid_t tids[3], vmm = spawn_vmm(tids);
+        assert_ok(attach_vmm("pg-000", vmm, NULL));
+        list_page(1, NULL, &page);
+        ck_assert_int_eq(page->sandboxes[0]->state, STATE(RUNNING));
+        ck_assert_int_eq(page->sandboxes[0]->vmm_pid, vmm);
+        SET(s.res, pids_limit, 77);
+        assert_ok(update("pg-000", &s, NULL));
+        list_page(1, NULL, &page);
+        ck_assert_int_eq(page->sandboxes[0]->resources->pids_limit, 77);
+        ck_assert(reap(vmm, true, 5000, NULL));
+        for (int waited = 0; waited < 5000; waited += 20) {
+                list_page(1, NULL, &page);
+                if (page->sandboxes[0]->state == STATE(VMM_EXITED))
+                        break;
+                (void) usleep(20000);
+        }
+        ck_assert_int_eq(page->sandboxes[0]->state, STATE(VMM_EXITED));
+
         for (int i = 0; i < N_PAGED; i++)
                 if (i != 9 && i != 10)
                         delete_ok(fmt("pg-%03d", i));
