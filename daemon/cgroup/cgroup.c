@@ -2,10 +2,13 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/cgroup/cgroup.h"
 
@@ -129,12 +132,29 @@ void cgroup_engine_done(CgroupEngine *eng)
         *eng = (CgroupEngine){ .fs.root_fd = -EBADF };
 }
 
+/* trusted.* attributes take CAP_SYS_ADMIN to set, and reading one without
+ * it says ENODATA, not EPERM: the probe below cannot tell. */
+static bool have_cap_sys_admin(void)
+{
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &h, d) < 0)
+                return false;
+        return d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+}
+
 /* Can the mount of h hold the markers? */
 static bool supports_xattr(CgroupEngine *eng, const Hierarchy *h)
 {
         char name[48], buf[2];
         int r;
 
+        /* On v1, trusted.*: without CAP_SYS_ADMIN (the hardened unit has
+         * none) every create would fail to set its marker. No marker then:
+         * orphans are not looked for, sandboxes work. */
+        if (h->version == 1 && !have_cap_sys_admin())
+                return false;
         (void) snprintf(name, sizeof name, "%s.%s", h->version == 2 ? "user" : "trusted", CGROUP_XATTR_LEVEL);
         r = cg_get_xattr(&eng->fs, h->mount_dir, name, buf, sizeof buf);
         return r >= 0 || r == -ENODATA || r == -ERANGE;

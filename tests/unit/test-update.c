@@ -942,6 +942,47 @@ static void dac_override(bool on)
         ck_assert_msg(syscall(SYS_capset, &h, d) == 0, "capset: %m");
 }
 
+/* Markers on v1 are trusted.* attributes, which only CAP_SYS_ADMIN sets; a
+ * daemon without it (the hardened unit) must not pick them, or every create
+ * fails on its marker. */
+static void sys_admin(bool on)
+{
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+        ck_assert_int_eq(syscall(SYS_capget, &h, d), 0);
+        if (on)
+                d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective |= CAP_TO_MASK(CAP_SYS_ADMIN);
+        else
+                d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+        ck_assert_msg(syscall(SYS_capset, &h, d) == 0, "capset: %m");
+}
+
+START_TEST(test_v1_marker_needs_cap_sys_admin)
+{
+        Error e = {};
+
+        if (geteuid() != 0) {
+                fprintf(stderr, "test_v1_marker_needs_cap_sys_admin: not root, skipped\n");
+                return;
+        }
+        host_setup("v1");
+        if (!eng.marker)
+                fprintf(stderr, "test_v1_marker_needs_cap_sys_admin: %s holds no trusted.* attributes\n", root);
+        else
+                ck_assert_int_eq(eng.marker->version, 1);
+
+        cgroup_engine_done(&eng);
+        sys_admin(false);
+        int r = cgroup_engine_init(&eng, &host, &e);
+        sys_admin(true);
+        ck_assert_msg(r == 0, "%s", e.message);
+        ck_assert_msg(!eng.marker, "a v1 marker hierarchy without CAP_SYS_ADMIN");
+        host_teardown();
+}
+END_TEST
+
+
 static void make_unwritable(const char *rel)
 {
         _cleanup_free_ char *p = at_root(rel);
@@ -1088,6 +1129,7 @@ static Suite *update_suite(void)
         tcase_add_loop_test(tc, test_cpu_up, 0, n);
         tcase_add_loop_test(tc, test_cpu_mixed, 0, n);
         tcase_add_test(tc, test_cpu_max_whole);
+        tcase_add_test(tc, test_v1_marker_needs_cap_sys_admin);
         tcase_add_loop_test(tc, test_v1_cpu_period_down, 0, n);
         tcase_add_loop_test(tc, test_v1_cpu_period_up, 0, n);
         tcase_add_loop_test(tc, test_v1_cpu_from_no_limit, 0, n);
