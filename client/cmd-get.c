@@ -104,11 +104,5 @@ int verb_list(int argc, char **argv, CtlContext *ctx)
         r = sandboxcg_client_list_all_sandboxes(ctx->client, &resp);
         if (r < 0)
                 return ctl_call_failed(ctx, "ListSandboxes", r);
-        if (ctx->output == OUTPUT_JSON)
-                r = output_message_json(&resp->base, stdout);
-        else
-                r = print_list(&resp->base, ctx);
-        if (r < 0)
-                return ctl_output_failed(r);
-        return CTL_EXIT_SUCCESS;
+        return ctl_print(ctx, &resp->base, print_list);
 }

@@ -81,8 +81,11 @@ int ctl_call(CtlContext *ctx, const char *method, const ProtobufCMessage *req,
 /* Prints a response as a table (or as anything meant for people). */
 typedef int (*CtlPrintFunction)(const ProtobufCMessage *resp, CtlContext *ctx);
 
-/* The common verb: ctl_call(), then prints the whole response message as
- * JSON with -o json, else with print_table(). Returns the exit code. */
+/* Prints resp as JSON with -o json, else with print_table(). Returns the
+ * exit code. */
+int ctl_print(CtlContext *ctx, const ProtobufCMessage *resp, CtlPrintFunction print_table);
+
+/* The common verb: ctl_call(), then ctl_print() of the whole response. */
 int ctl_run(CtlContext *ctx, const char *method, const ProtobufCMessage *req,
             const ProtobufCMessageDescriptor *resp_desc, CtlPrintFunction print_table);
 

@@ -106,6 +106,19 @@ int ctl_call(CtlContext *ctx, const char *method, const ProtobufCMessage *req,
         return CTL_EXIT_SUCCESS;
 }
 
+int ctl_print(CtlContext *ctx, const ProtobufCMessage *resp, CtlPrintFunction print_table)
+{
+        int r;
+
+        if (ctx->output == OUTPUT_JSON)
+                r = output_message_json(resp, stdout);
+        else
+                r = print_table(resp, ctx);
+        if (r < 0)
+                return ctl_output_failed(r);
+        return CTL_EXIT_SUCCESS;
+}
+
 int ctl_run(CtlContext *ctx, const char *method, const ProtobufCMessage *req,
             const ProtobufCMessageDescriptor *resp_desc, CtlPrintFunction print_table)
 {
@@ -115,14 +128,7 @@ int ctl_run(CtlContext *ctx, const char *method, const ProtobufCMessage *req,
         r = ctl_call(ctx, method, req, resp_desc, &resp);
         if (r != CTL_EXIT_SUCCESS)
                 return r;
-
-        if (ctx->output == OUTPUT_JSON)
-                r = output_message_json(resp, stdout);
-        else
-                r = print_table(resp, ctx);
-        if (r < 0)
-                return ctl_output_failed(r);
-        return CTL_EXIT_SUCCESS;
+        return ctl_print(ctx, resp, print_table);
 }
 
 static void help(void)
