@@ -478,7 +478,7 @@ static int measure_fds(Bench *b, Results *res)
         res->have_fds = true;
         /* The size of a ListSandboxes answer per sandbox, while it fits. */
         settle();
-        r = daemon_list_size(w[0].client, n, &res->list_small_ms, &res->list_small_bytes);
+        r = daemon_list(w[0].client, n, &res->list_small_ms, &res->list_small_bytes);
         if (r < 0)
                 fprintf(stderr, "bench: ListSandboxes with %zu live: %s\n", n, strerror(-r));
         r = run_phase(&life_daemon, w, nw, P_DELETE, ids, NULL, n, &t);
@@ -495,7 +495,7 @@ out:
 /* One timed ListSandboxes of every page; on failure, why in res. */
 static int list_call(SandboxcgClient *c, size_t n, double *ret_ms, Results *res)
 {
-        int r = daemon_list_latency(c, n, ret_ms);
+        int r = daemon_list(c, n, ret_ms, NULL);
 
         if (r == -EREMOTEIO)
                 (void) snprintf(res->list_error, sizeof res->list_error, "%s: %s",

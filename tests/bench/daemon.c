@@ -460,7 +460,7 @@ int daemon_get(SandboxcgClient *c, const char *id)
         return r;
 }
 
-int daemon_list_latency(SandboxcgClient *c, size_t expect, double *ret_ms)
+int daemon_list(SandboxcgClient *c, size_t expect, double *ret_ms, size_t *ret_bytes)
 {
         Sandboxcg__V1__ListSandboxesResponse *resp = NULL;
         uint64_t t0 = now_ns();
@@ -470,22 +470,8 @@ int daemon_list_latency(SandboxcgClient *c, size_t expect, double *ret_ms)
         if (r < 0)
                 return r;
         r = resp->n_sandboxes == expect ? 0 : -EBADMSG;
-        sandboxcg__v1__list_sandboxes_response__free_unpacked(resp, NULL);
-        *ret_ms = (double) (t1 - t0) / 1e6;
-        return r;
-}
-
-int daemon_list_size(SandboxcgClient *c, size_t expect, double *ret_ms, size_t *ret_bytes)
-{
-        Sandboxcg__V1__ListSandboxesResponse *resp = NULL;
-        uint64_t t0 = now_ns();
-        int r = sandboxcg_client_list_all_sandboxes(c, &resp);
-        uint64_t t1 = now_ns();
-
-        if (r < 0)
-                return r;
-        r = resp->n_sandboxes == expect ? 0 : -EBADMSG;
-        *ret_bytes = protobuf_c_message_get_packed_size(&resp->base);
+        if (ret_bytes)
+                *ret_bytes = protobuf_c_message_get_packed_size(&resp->base);
         sandboxcg__v1__list_sandboxes_response__free_unpacked(resp, NULL);
         *ret_ms = (double) (t1 - t0) / 1e6;
         return r;
