@@ -217,16 +217,24 @@ int manager_reload(Manager *m, Config *config)
         WARN_IF_CHANGED(cgroup_root, "CgroupRoot");
         if (m->config.driver != config->driver)
                 log_warning("CgroupDriver= changed: takes effect after a restart");
+        WARN_IF_CHANGED(read_only_socket, "ReadOnlySocket");
         if (m->config.socket_mode != config->socket_mode)
                 log_warning("SocketMode= changed: takes effect after a restart");
+        if (m->config.read_only_socket_mode != config->read_only_socket_mode)
+                log_warning("ReadOnlySocketMode= changed: takes effect after a restart");
+        if (m->config.socket_group != config->socket_group)
+                log_warning("SocketGroup= changed: takes effect after a restart");
 
         /* Keep what needs a restart, take the rest: the old values of those
          * fields move into *config, which is then the one freed. */
         SWAP(config->socket_path, m->config.socket_path);
         SWAP(config->state_dir, m->config.state_dir);
         SWAP(config->cgroup_root, m->config.cgroup_root);
+        SWAP(config->read_only_socket, m->config.read_only_socket);
         config->driver = m->config.driver;
         config->socket_mode = m->config.socket_mode;
+        config->read_only_socket_mode = m->config.read_only_socket_mode;
+        config->socket_group = m->config.socket_group;
         config_done(&m->config);
         m->config = *config;
         *config = (Config){};
