@@ -573,7 +573,7 @@ START_TEST(test_get_list)
 END_TEST
 
 /* ListSandboxes a page at a time: by count, by size (a daemon that takes
- * messages of 16 KiB at most answers in pages that fit), continued after a
+ * messages of 4 KiB at most answers in pages that fit), continued after a
  * sandbox deleted meanwhile, and merged whole by the library. */
 #define N_PAGED 60
 
@@ -592,17 +592,12 @@ static void list_page(uint32_t page_size, const char *token, Sandboxcg__V1__List
 
 START_TEST(test_list_pages)
 {
-        static const char *const args[] = { "--max-message-size", "16K", NULL };
+        static const char *const args[] = { "--max-message-size", "4K", NULL };
         Sandboxcg__V1__ListSandboxesResponse *page, *all;
         char id[16];
         int status = -1;
         Spec s;
 
-        c = sandboxcg_client_free(c);
-        int r = test_daemon_restart(&d, args, &status);
-        ck_assert_msg(r == 0 && status == 0, "restart with --max-message-size 16K: %s, status %d", strerror(-r),
-                      status);
-        connect_client();
         spec_init(&s);
         for (int i = 0; i < N_PAGED; i++) {
                 (void) snprintf(id, sizeof id, "pg-%03d", i);
@@ -625,15 +620,23 @@ START_TEST(test_list_pages)
                 ck_assert_str_eq(token, fmt("pg-%03zu", seen - 1));
         }
 
-        /* By size: without a count, pages of at most 16 KiB, several of
-         * them, every sandbox once. */
+        /* The same sandboxes from a daemon that takes 4 KiB messages. */
+        c = sandboxcg_client_free(c);
+        int r = test_daemon_restart(&d, args, &status);
+        ck_assert_msg(r == 0 && status == 0, "restart with --max-message-size 4K: %s, status %d", strerror(-r),
+                      status);
+        connect_client();
+
+        /* By size: without a count, pages of at most 4 KiB (60 sandboxes
+         * take 15 KiB with one hierarchy, 32 KiB with seven), every sandbox
+         * once. */
         seen = 0;
         token = NULL;
         unsigned pages = 0;
         do {
                 list_page(0, token, &page);
                 ck_assert_uint_gt(page->n_sandboxes, 0);
-                ck_assert_uint_le(sandboxcg__v1__list_sandboxes_response__get_packed_size(page), 16 * 1024);
+                ck_assert_uint_le(sandboxcg__v1__list_sandboxes_response__get_packed_size(page), 4 * 1024);
                 for (size_t i = 0; i < page->n_sandboxes; i++, seen++)
                         ck_assert_str_eq(page->sandboxes[i]->id, fmt("pg-%03zu", seen));
                 token = page->next_page_token;
@@ -643,11 +646,9 @@ START_TEST(test_list_pages)
         ck_assert_uint_ge(pages, 3);
 
         /* The token's sandbox deleted: the next page starts after it. */
-        list_page(10, NULL, &page);
-        ck_assert_str_eq(page->next_page_token, "pg-009");
         delete_ok("pg-009");
         delete_ok("pg-010");
-        list_page(10, "pg-009", &page);
+        list_page(1, "pg-009", &page);
         ck_assert_str_eq(page->sandboxes[0]->id, "pg-011");
 
         /* A token that is no id. */
