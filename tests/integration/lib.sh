@@ -24,8 +24,10 @@
 : "${top_builddir:?top_builddir must be set (make check sets it)}"
 : "${top_srcdir:?top_srcdir must be set (make check sets it)}"
 
-SANDBOXCGD=$top_builddir/daemon/sandboxcgd
-SANDBOXCGCTL=$top_builddir/client/sandboxcgctl
+# $SANDBOXCGD and $SANDBOXCGCTL from the environment replace them (make
+# check-valgrind: wrappers that run them under valgrind).
+SANDBOXCGD=${SANDBOXCGD:-$top_builddir/daemon/sandboxcgd}
+SANDBOXCGCTL=${SANDBOXCGCTL:-$top_builddir/client/sandboxcgctl}
 
 n_passed=0
 n_failed=0

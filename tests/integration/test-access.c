@@ -1025,6 +1025,9 @@ START_TEST(test_socket_activation)
                 fprintf(stderr, "test_socket_activation: no %s, skipped\n", activate);
                 return;
         }
+        /* The built daemon itself, not $SANDBOXCGD: systemd-socket-activate
+         * gives it only the environment named below, which the valgrind
+         * wrapper of make check-valgrind cannot run in. */
         (void) snprintf(bin, sizeof bin, "%s/daemon/sandboxcgd", builddir ?: ".");
         (void) snprintf(main_sock, sizeof main_sock, "%s/act-%d.sock", rundir, (int) getpid());
         (void) snprintf(ro, sizeof ro, "%s/act-ro-%d.sock", rundir, (int) getpid());
