@@ -764,8 +764,8 @@ static void print_table(Bench *b, const Results *res, bool lives_done)
                             b->opt.clients, res->delete_scale_s, res->delete_scale_s * 1e6 / (double) res->scale);
         }
         if (res->list_small_bytes)
-                out("  ListSandboxes of %zu (with VMMs)  %.2f ms, %zu bytes (%zu per sandbox; %zu sandboxes fill "
-                    "the 4 MiB frame)\n",
+                out("  ListSandboxes of %zu (with VMMs)  %.2f ms, %zu bytes (%zu per sandbox; a 4 MiB page "
+                    "holds %zu)\n",
                     res->vmms, res->list_small_ms, res->list_small_bytes, res->list_small_bytes / res->vmms,
                     (size_t) 4 * 1024 * 1024 / (res->list_small_bytes / res->vmms));
         if (res->have_fds)
