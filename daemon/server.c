@@ -801,8 +801,11 @@ int server_listen(Server *s)
         }
 
         /* Every socket is complete before any accepts a connection: a
-         * client that got through one finds the other as configured. */
-        for (size_t i = 0; i < _LISTENER_MAX; i++) {
+         * client that got through one finds the other as configured. The
+         * main socket listens last, so that one who reached it (a test, a
+         * supervisor waiting for the daemon) finds the read-only one
+         * listening too. */
+        for (size_t i = _LISTENER_MAX; i-- > 0;) {
                 Listener *l = &s->listeners[i];
                 if (l->fd < 0)
                         continue;
