@@ -753,6 +753,7 @@ typedef struct UnifiedChildren {
         bool kill;              /* one of them has cgroup.kill */
         bool freeze;            /* ... cgroup.freeze */
         bool swap_max;          /* ... memory.swap.max */
+        bool memory;            /* ... memory.max: memory is enabled below the root */
 } UnifiedChildren;
 
 /* The files that exist only in non-root cgroups, looked up in the
@@ -793,6 +794,7 @@ static int scan_unified_children(const char *path, UnifiedChildren *ret)
                 u.kill = u.kill || fstatat(fd, "cgroup.kill", &st, AT_SYMLINK_NOFOLLOW) == 0;
                 u.freeze = u.freeze || fstatat(fd, "cgroup.freeze", &st, AT_SYMLINK_NOFOLLOW) == 0;
                 u.swap_max = u.swap_max || fstatat(fd, "memory.swap.max", &st, AT_SYMLINK_NOFOLLOW) == 0;
+                u.memory = u.memory || fstatat(fd, "memory.max", &st, AT_SYMLINK_NOFOLLOW) == 0;
                 if (u.kill && u.freeze && u.swap_max)
                         break;
         }
@@ -804,6 +806,21 @@ static int scan_unified_children(const char *path, UnifiedChildren *ret)
 static bool kernel_at_least(unsigned major, unsigned minor, unsigned want_major, unsigned want_minor)
 {
         return major > want_major || (major == want_major && minor >= want_minor);
+}
+
+/* Is word (e.g. "swapaccount=0") one of the kernel's boot parameters?
+ * false when /proc/cmdline cannot be read. */
+static bool cmdline_has(const char *prefix, const char *word)
+{
+        _cleanup_free_ char *path = prefixed(prefix, "/proc/cmdline", NULL), *line = NULL;
+        size_t n = strlen(word);
+
+        if (!path || read_one_line(path, &line) < 0)
+                return false;
+        for (const char *q = line; (q = strstr(q, word)); q += n)
+                if ((q == line || q[-1] == ' ') && (q[n] == '\0' || q[n] == ' '))
+                        return true;
+        return false;
 }
 
 static int probe_features(const char *prefix, HostProbe *p, Error *e)
@@ -844,8 +861,17 @@ static int probe_features(const char *prefix, HostProbe *p, Error *e)
                 if (!path)
                         return -ENOMEM;
                 f->memory_swap = access(path, F_OK) == 0;
-        } else if (memory->version == 2)
-                f->memory_swap = children.swap_max;
+        } else if (memory->version == 2) {
+                /* memory.swap.max shows only where memory is enabled, never
+                 * in the root. A child with memory.max but no swap file: no
+                 * swap accounting. No child with memory at all (a bare root,
+                 * e.g. without systemd): swap accounting is on since 5.8
+                 * unless the kernel was booted with swapaccount=0. */
+                if (children.swap_max || children.memory)
+                        f->memory_swap = children.swap_max;
+                else
+                        f->memory_swap = kernel_at_least(major, minor, 5, 8) && !cmdline_has(prefix, "swapaccount=0");
+        }
 
         return 0;
 }

@@ -269,6 +269,27 @@ START_TEST(test_v2_old)
 }
 END_TEST
 
+/* A bare v2 root (no systemd, no child cgroup yet: the test VM): no file
+ * shows swap accounting, so the release and the boot parameters decide. */
+START_TEST(test_v2_bare)
+{
+        _cleanup_(host_probe_done) HostProbe p = {};
+
+        probe_fixture_ok("v2-bare", &p);
+        ck_assert_int_eq(p.mode, CGROUP_MODE_V2);
+        assert_controller("v2-bare", &p, CONTROLLER_MEMORY, 2, "/sys/fs/cgroup", "/", true);
+        ck_assert_pstr_eq(p.kernel_release, "6.1.0-28-amd64");
+        ck_assert(p.features.cgroup_kill);
+        ck_assert(p.features.memory_swap);
+        host_probe_done(&p);
+
+        /* The same booted with swapaccount=0. */
+        probe_fixture_ok("v2-bare-noswap", &p);
+        ck_assert(p.features.cgroup_kill);
+        ck_assert(!p.features.memory_swap);
+}
+END_TEST
+
 /* A vendor kernel whose release predates what it carries: the files in the
  * child cgroups decide cgroup.kill and cgroup.freeze; clone3's
  * CLONE_INTO_CGROUP has no file and goes by the release. No huge pages. */
@@ -659,6 +680,7 @@ static Suite *probe_suite(void)
         tcase_add_test(tc, test_hybrid);
         tcase_add_test(tc, test_v2);
         tcase_add_test(tc, test_v2_old);
+        tcase_add_test(tc, test_v2_bare);
         tcase_add_test(tc, test_v2_backport);
         tcase_add_test(tc, test_v1);
         tcase_add_test(tc, test_v1_container);
