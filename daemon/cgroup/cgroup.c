@@ -281,6 +281,13 @@ int cgroup_engine_init(CgroupEngine *eng, const HostProbe *host, Error *e)
                                 goto fail;
                 }
         }
+        /* Each create checks its parent levels against these
+         * (cgroup_missing_levels()); a mount not there yet is looked at
+         * then. */
+        for (size_t i = 0; i < eng->n_hierarchies; i++) {
+                Hierarchy *h = &eng->hierarchies[i];
+                h->mount_dev_known = cg_dir_device(&eng->fs, h->mount_dir, &h->mount_dev) > 0;
+        }
         engine_pick_marker(eng);
         return 0;
 fail:
@@ -477,7 +484,8 @@ int cgroup_missing_levels(CgroupEngine *eng, const char *parent, char ***ret, Er
                  * those), and not a mount of something else on top of a
                  * cgroup, where the tree would be made in a file system that
                  * is no cgroup at all. */
-                r = cg_dir_device(&eng->fs, h->mount_dir, &mount_dev);
+                mount_dev = h->mount_dev;
+                r = h->mount_dev_known ? 1 : cg_dir_device(&eng->fs, h->mount_dir, &mount_dev);
                 if (r <= 0)
                         return error_set(e, r < 0 ? cg_error_code(r) : GRPC_FAILED_PRECONDITION, r < 0 ? -r : ENOENT,
                                          "cannot look at %s/%s: %s", eng->fs.root_path, h->mount_dir,

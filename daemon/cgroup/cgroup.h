@@ -51,6 +51,8 @@ struct Hierarchy {
         char *mount_dir;                /* relative to the cgroup root: "cpu", "unified", "" for v2 */
         unsigned controllers;           /* bit (1u << Controller) for each controller held */
         bool children;                  /* vcpu and pod_overhead live here (it holds cpu) */
+        dev_t mount_dev;                /* the device of its file system, when mount_dev_known */
+        bool mount_dev_known;
         const HierarchyOps *ops;
 };
 
