@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/fs-util.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
 #include "daemon/server.h"
@@ -47,23 +48,6 @@ Manager *manager_free(Manager *m)
         sd_event_unref(m->event);
         free(m);
         return NULL;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = p + 1;; slash++) {
-                slash = strchr(slash, '/');
-                if (slash)
-                        *slash = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                if (!slash)
-                        return 0;
-                *slash = '/';
-        }
 }
 
 static void log_store_problem(void *userdata, StoreProblem problem, const char *file, const char *reason)
@@ -182,7 +166,12 @@ int manager_start(Manager *m)
         m->engine.owner = m->config.state_dir;
 
         /* The sandbox records; only root may read them. */
-        r = mkdir_p(m->config.state_dir, 0700);
+        /* Its missing parents searchable by all: the socket may live in one
+         * (/run/sandboxcg, when no systemd made it), and members of the
+         * admin group must reach it. */
+        r = mkdir_parents(m->config.state_dir, 0755);
+        if (r >= 0 && mkdir(m->config.state_dir, 0700) < 0 && errno != EEXIST)
+                r = -errno;
         if (r < 0)
                 return log_error_errno(r, "Failed to create state directory %s: %m", m->config.state_dir);
         r = store_open(&m->store, m->config.state_dir, &e);

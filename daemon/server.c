@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "common/fs-util.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/manager.h"
@@ -623,20 +624,6 @@ static int remove_stale_socket(const char *path, const struct sockaddr_un *sa, s
                 return negative_errno();
         if (unlink(path) < 0 && errno != ENOENT)
                 return negative_errno();
-        return 0;
-}
-
-static int mkdir_parents(const char *path, mode_t mode)
-{
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
-                *slash = '/';
-        }
         return 0;
 }
 

@@ -1013,6 +1013,32 @@ START_TEST(test_socket_directory_checked)
 }
 END_TEST
 
+/* Directories the daemon makes for its state and sockets (as /run/sandboxcg
+ * without systemd): the state directory is root's alone, but the parents
+ * it shares with a socket stay searchable, or the groups could not reach
+ * the socket. */
+START_TEST(test_made_directories)
+{
+        char top[400], state[450], ro[450];
+        struct stat st;
+        Outcome o;
+
+        (void) snprintf(top, sizeof top, "%s/made-%d", rundir, (int) getpid());
+        (void) snprintf(state, sizeof state, "%s/state", top);
+        (void) snprintf(ro, sizeof ro, "%s/ro.sock", top);
+        const char *const args[] = { "--state-dir", state, "--read-only-socket", ro, "--read-only-group", "43211",
+                                     NULL };
+        start_with(args);
+        ck_assert_int_eq(stat(top, &st), 0);
+        ck_assert_msg((st.st_mode & 07777) == 0755, "%s: mode %04o", top, (unsigned) (st.st_mode & 07777));
+        ck_assert_int_eq(stat(state, &st), 0);
+        ck_assert_msg((st.st_mode & 07777) == 0700, "%s: mode %04o", state, (unsigned) (st.st_mode & 07777));
+        call_as(&reader, ro, "Version", NULL, &o);
+        assert_ok(&o, "Version by a reader on a socket in a directory the daemon made");
+        stop_and_check();
+}
+END_TEST
+
 /* Sockets from systemd: the one named "readonly" serves the read-only
  * methods only. */
 START_TEST(test_socket_activation)
@@ -1403,6 +1429,7 @@ static Suite *access_suite(void)
         tcase_add_test(tc, test_socket_mode_and_group);
         tcase_add_test(tc, test_socket_group_defaults);
         tcase_add_test(tc, test_socket_directory_checked);
+        tcase_add_test(tc, test_made_directories);
         tcase_add_test(tc, test_socket_activation);
         suite_add_tcase(s, tc);
 
