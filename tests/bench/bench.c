@@ -311,6 +311,25 @@ static uint64_t cpu_ns(Bench *b, Variant v)
         return self_cpu_ns() + (v == V_DAEMON ? daemon_cpu_ns(b) : 0);
 }
 
+/* One timed phase of a life: wall time into *ret_t, CPU time (us, the
+ * benchmark and the daemon) into *ret_c, the daemon profiled around it if
+ * asked (BENCH_PROFILE). */
+static int timed_phase(Bench *b, Variant v, int mode, const Life *life, Worker *w, unsigned nw, Phase p,
+                       char (*ids)[ID_MAX], Standin *st, size_t n, double *ret_t, double *ret_c)
+{
+        pid_t prof;
+        uint64_t c0;
+        int r;
+
+        settle();
+        prof = profile_start(b, v, mode, p);
+        c0 = cpu_ns(b, v);
+        r = run_phase(life, w, nw, p, ids, st, n, ret_t);
+        *ret_c = (double) (cpu_ns(b, v) - c0) / 1e3;
+        profile_stop(prof);
+        return r;
+}
+
 /* One life of n sandboxes: create, attach, delete, each timed and checked
  * on the kernel's files. exited: the stand-ins exit before the delete (it
  * has nothing to kill), and only the delete is recorded. */
@@ -323,8 +342,6 @@ static int run_life(Bench *b, Variant v, int mode, unsigned round, bool exited)
         double t[_P_MAX], c[_P_MAX];
         Worker w[64];
         Standin *st = NULL;
-        uint64_t c0;
-        pid_t prof;
         int r;
 
         (void) snprintf(prefix, sizeof prefix, "%c%c%c%u-", variant_letter[v], mode == M_CONC ? 'c' : 's',
@@ -342,12 +359,7 @@ static int run_life(Bench *b, Variant v, int mode, unsigned round, bool exited)
         if (r < 0)
                 goto out;
 
-        settle();
-        prof = profile_start(b, v, mode, P_CREATE);
-        c0 = cpu_ns(b, v);
-        r = run_phase(life, w, nw, P_CREATE, ids, NULL, n, &t[P_CREATE]);
-        c[P_CREATE] = (double) (cpu_ns(b, v) - c0) / 1e3;
-        profile_stop(prof);
+        r = timed_phase(b, v, mode, life, w, nw, P_CREATE, ids, NULL, n, &t[P_CREATE], &c[P_CREATE]);
         if (r < 0)
                 goto out;
         if ((r = verify_created(&b->host, ids[0], err, sizeof err)) < 0 ||
@@ -358,12 +370,7 @@ static int run_life(Bench *b, Variant v, int mode, unsigned round, bool exited)
         r = standins_spawn(st, n);
         if (r < 0)
                 goto out;
-        settle();
-        prof = profile_start(b, v, mode, P_ATTACH);
-        c0 = cpu_ns(b, v);
-        r = run_phase(life, w, nw, P_ATTACH, ids, st, n, &t[P_ATTACH]);
-        c[P_ATTACH] = (double) (cpu_ns(b, v) - c0) / 1e3;
-        profile_stop(prof);
+        r = timed_phase(b, v, mode, life, w, nw, P_ATTACH, ids, st, n, &t[P_ATTACH], &c[P_ATTACH]);
         if (r < 0)
                 goto out;
         if ((r = verify_attached(&b->host, ids[0], &st[0], err, sizeof err)) < 0 ||
@@ -382,12 +389,7 @@ static int run_life(Bench *b, Variant v, int mode, unsigned round, bool exited)
                         }
                 }
         }
-        settle();
-        prof = profile_start(b, v, mode, P_DELETE);
-        c0 = cpu_ns(b, v);
-        r = run_phase(life, w, nw, P_DELETE, ids, NULL, n, &t[P_DELETE]);
-        c[P_DELETE] = (double) (cpu_ns(b, v) - c0) / 1e3;
-        profile_stop(prof);
+        r = timed_phase(b, v, mode, life, w, nw, P_DELETE, ids, NULL, n, &t[P_DELETE], &c[P_DELETE]);
         if (r < 0)
                 goto out;
         size_t alive = standins_reap(st, n, 5000);
