@@ -26,6 +26,14 @@ size_t strv_length(char *const *l)
         return n;
 }
 
+bool strv_contains(char *const *l, const char *s)
+{
+        for (; l && *l; l++)
+                if (strcmp(*l, s) == 0)
+                        return true;
+        return false;
+}
+
 int strv_copy(char *const *l, char ***ret)
 {
         size_t n = strv_length(l);

@@ -4,6 +4,7 @@
 /* NULL-terminated arrays of malloc'd strings ("strv", as systemd says). A
  * NULL strv is the empty one. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/macro.h"
@@ -16,6 +17,8 @@ static inline void strv_freep(char ***l)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 size_t strv_length(char *const *l);
+/* Is s one of the strings of l? */
+bool strv_contains(char *const *l, const char *s);
 /* A deep copy (NULL for NULL). -ENOMEM leaves *ret untouched. */
 int strv_copy(char *const *l, char ***ret);
 /* Appends s, which the strv owns from then on (also on failure: freed). */

@@ -189,7 +189,7 @@ static const char *quote(const char *s, char buf[static 72])
         return buf;
 }
 
-static int check_id(const char *id, Error *e)
+int sandbox_check_id(const char *id, Error *e)
 {
         char q[72];
 
@@ -201,11 +201,6 @@ static int check_id(const char *id, Error *e)
                                  "starting with a letter or digit)",
                                  quote(id, q), SANDBOX_ID_MAX);
         return 0;
-}
-
-int sandbox_check_id(const char *id, Error *e)
-{
-        return check_id(id, e);
 }
 
 /* AllowedCgroupParents=, when set: the parent must be one of them or
@@ -228,7 +223,7 @@ static Sandbox *find_or_fail(Manager *m, const char *id, Error *e)
 {
         Sandbox *s;
 
-        if (check_id(id, e) < 0)
+        if (sandbox_check_id(id, e) < 0)
                 return NULL;
         s = sandbox_find(m, id);
         if (!s)
@@ -360,7 +355,7 @@ int sandbox_create(Manager *m, const SandboxSpec *spec, Sandbox **ret, bool *ret
         uint64_t now;
         int r;
 
-        r = check_id(spec->id, e);
+        r = sandbox_check_id(spec->id, e);
         if (r < 0)
                 return r;
         r = cgroup_parent_normalize(spec->parent && spec->parent[0] ? spec->parent : m->config.default_parent,
@@ -935,54 +930,41 @@ static size_t path_depth(const char *p)
         return n;
 }
 
-static bool strv_has(char *const *l, const char *s)
-{
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
-}
-
 /* The parent levels s made: removed deepest first when nobody lives there,
  * or handed to a sandbox that still lives beneath (which removes them in
  * turn). A level someone else put something into stays. */
 void sandbox_release_parents(Manager *m, Sandbox *s)
 {
-        size_t n = strv_length(s->made_parents);
-        _cleanup_free_ size_t *order = calloc(MAX(n, (size_t) 1), sizeof *order);
+        size_t n = strv_length(s->made_parents), deepest = 0;
 
         /* Deepest first, whatever the order of the list (levels handed over
-         * by a sibling come in reverse): the list backwards, sorted by depth
-         * (stable). Without memory for that, just backwards. */
-        for (size_t i = 0; order && i < n; i++) {
-                size_t idx = n - 1 - i, k = i;
+         * by a sibling are appended): depth by depth, each backwards. */
+        for (size_t i = 0; i < n; i++)
+                deepest = MAX(deepest, path_depth(s->made_parents[i]));
+        for (size_t depth = deepest + 1; depth-- > 0;)
+                for (size_t i = n; i-- > 0;) {
+                        const char *dir = s->made_parents[i];
+                        Sandbox *heir;
+                        Error e = {};
 
-                while (k > 0 && path_depth(s->made_parents[order[k - 1]]) < path_depth(s->made_parents[idx])) {
-                        order[k] = order[k - 1];
-                        k--;
-                }
-                order[k] = idx;
-        }
-
-        for (size_t i = 0; i < n; i++) {
-                const char *dir = s->made_parents[order ? order[i] : n - 1 - i];
-                Sandbox *heir = sandbox_beneath(m, s, dir);
-                Error e = {};
-
-                if (heir) {
-                        /* Already there when an interrupted delete runs
-                         * again. */
-                        if (strv_has(heir->made_parents, dir))
+                        if (path_depth(dir) != depth)
                                 continue;
-                        if (strv_extend(&heir->made_parents, dir) < 0 || sandbox_save(m, heir, &e) < 0)
-                                log_sandbox_full_errno(LOG_WARNING, -ENOMEM, heir->spec.id,
-                                                       "Cannot take over parent cgroup %s: it may stay behind",
-                                                       dir);
-                        continue;
+                        heir = sandbox_beneath(m, s, dir);
+
+                        if (heir) {
+                                /* Already there when an interrupted delete
+                                 * runs again. */
+                                if (strv_contains(heir->made_parents, dir))
+                                        continue;
+                                if (strv_extend(&heir->made_parents, dir) < 0 || sandbox_save(m, heir, &e) < 0)
+                                        log_sandbox_full_errno(LOG_WARNING, -ENOMEM, heir->spec.id,
+                                                               "Cannot take over parent cgroup %s: it may stay "
+                                                               "behind", dir);
+                                continue;
+                        }
+                        if (cgroup_remove_level(&m->engine, dir, &e) < 0 && error_is_set(&e))
+                                log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "%s", e.message);
                 }
-                if (cgroup_remove_level(&m->engine, dir, &e) < 0 && error_is_set(&e))
-                        log_sandbox_full_errno(LOG_WARNING, -e.errnum, s->spec.id, "%s", e.message);
-        }
 
         /* Levels the daemon made for a sandbox whose record was lost carry
          * its marker: the last sandbox beneath takes them along. */
@@ -1001,7 +983,7 @@ int sandbox_delete(Manager *m, const char *id, bool *ret_existed, Error *e)
         Sandbox *s;
         int r;
 
-        r = check_id(id, e);
+        r = sandbox_check_id(id, e);
         if (r < 0)
                 return r;
         s = sandbox_find(m, id);

@@ -484,10 +484,10 @@ static int connection_new(Listener *l, int fd)
         /* MaxConnectionsPerUser=: one uid cannot take every slot. Root
          * (the runtime, one shim per sandbox) is bounded by MaxConnections=
          * only. */
-        if (cred.uid != 0 && server_connections_of(s, cred.uid) >= cfg->max_connections_per_user) {
+        unsigned open_of_uid = cred.uid != 0 ? server_connections_of(s, cred.uid) : 0;
+        if (cred.uid != 0 && open_of_uid >= cfg->max_connections_per_user) {
                 log_refusal(s, "Refusing connection of pid %d uid %u: it has %u open (MaxConnectionsPerUser=%u)",
-                            (int) cred.pid, (unsigned) cred.uid, server_connections_of(s, cred.uid),
-                            cfg->max_connections_per_user);
+                            (int) cred.pid, (unsigned) cred.uid, open_of_uid, cfg->max_connections_per_user);
                 return 0;
         }
 

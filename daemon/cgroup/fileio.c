@@ -476,11 +476,14 @@ int cg_rmdir(CgroupFs *fs, const char *dir, Error *e)
         return 0;
 }
 
-static int exists(CgroupFs *fs, const char *dir, const char *file, int flags)
+/* 1 if dir[/file] opens with flags (with the device of its file system in
+ * *ret_dev unless NULL), 0 if it is not there, -errno. */
+static int exists(CgroupFs *fs, const char *dir, const char *file, int flags, dev_t *ret_dev)
 {
         _cleanup_close_ int fd = -EBADF;
         char path[PATH_MAX];
         const char *why = NULL;
+        struct stat st;
         int r;
 
         r = make_path(path, sizeof path, dir, file, &why);
@@ -492,43 +495,29 @@ static int exists(CgroupFs *fs, const char *dir, const char *file, int flags)
                 return 0;
         if (fd < 0)
                 return fd;
+        if (ret_dev) {
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                *ret_dev = st.st_dev;
+        }
         return 1;
 }
 
 int cg_dir_device(CgroupFs *fs, const char *dir, dev_t *ret)
 {
-        _cleanup_close_ int fd = -EBADF;
-        char path[PATH_MAX];
-        const char *why = NULL;
-        struct stat st;
-        int r;
-
-        r = make_path(path, sizeof path, dir, NULL, &why);
-        if (r < 0)
-                return r;
-        fd = resolve_open(fs->root_fd, path, O_PATH | O_DIRECTORY);
-        if (fd == -ENOENT || fd == -ENOTDIR)
-                return 0;
-        if (fd < 0)
-                return fd;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        *ret = st.st_dev;
-        return 1;
+        return exists(fs, dir, NULL, O_PATH | O_DIRECTORY, ret);
 }
 
 int cg_dir_exists(CgroupFs *fs, const char *dir)
 {
-        dev_t dev;
-
-        return cg_dir_device(fs, dir, &dev);
+        return exists(fs, dir, NULL, O_PATH | O_DIRECTORY, NULL);
 }
 
 int cg_file_exists(CgroupFs *fs, const char *dir, const char *file)
 {
         if (!file)
                 return -EINVAL;
-        return exists(fs, dir, file, O_PATH);
+        return exists(fs, dir, file, O_PATH, NULL);
 }
 
 int cg_write(CgroupFs *fs, const char *dir, const char *file, const char *value, Error *e)
